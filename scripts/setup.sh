@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs every Debian package eqsim needs (root, or sudo), fetches the digits
+# and configures + builds into build/. Safe to run again.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+packages=(g++ cmake ninja-build pkg-config libeigen3-dev libboost-dev libngspice0-dev ngspice
+          libyaml-cpp-dev doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
+          libmuparser-dev zlib1g-dev libssl-dev gnuplot-nox)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+"$here/scripts/fetch-digits.sh"
+cmake -S "$here" -B "$here/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$here/build" -j2

@@ -1,0 +1,110 @@
+#include "data/npy.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "data/error.hpp"
+
+namespace eqsim::data {
+namespace {
+
+std::string shape_text(Eigen::Index rows, Eigen::Index cols, bool as_vector) {
+  if (as_vector) return "(" + std::to_string(rows * cols) + ",)";
+  return "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
+}
+
+std::string header_value(const std::string& header, const std::string& key,
+                         const std::string& path) {
+  auto pos = header.find("'" + key + "'");
+  if (pos == std::string::npos) throw InputError(path, key, "npy header lacks this field");
+  pos = header.find(':', pos);
+  auto end = key == "shape" ? header.find(')', pos) + 1 : header.find(',', pos);
+  std::string v = header.substr(pos + 1, end - pos - 1);
+  v.erase(0, v.find_first_not_of(" '"));
+  v.erase(v.find_last_not_of(" '") + 1);
+  return v;
+}
+
+}  // namespace
+
+void write_text_atomic(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw InputError(path, "", "cannot open for writing");
+    out << text;
+    if (!out) throw InputError(path, "", "write failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw InputError(path, "", "cannot move into place: " + ec.message());
+}
+
+void write_npy(const std::string& path, const Eigen::MatrixXd& m, bool as_vector) {
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': " +
+                       shape_text(m.rows(), m.cols(), as_vector) + ", }";
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  uint16_t hlen = static_cast<uint16_t>(header.size());
+  bytes.push_back(static_cast<char>(hlen & 0xff));
+  bytes.push_back(static_cast<char>(hlen >> 8));
+  bytes += header;
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rm = m;
+  bytes.append(reinterpret_cast<const char*>(rm.data()), rm.size() * sizeof(double));
+  write_text_atomic(path, bytes);
+}
+
+Eigen::MatrixXd read_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "", "cannot open .npy file");
+  char magic[8];
+  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
+    throw InputError(path, "", "not a .npy file (bad magic)");
+  uint32_t hlen = 0;
+  if (magic[6] == 1) {
+    unsigned char b[2];
+    in.read(reinterpret_cast<char*>(b), 2);
+    hlen = b[0] | (b[1] << 8);
+  } else {
+    unsigned char b[4];
+    in.read(reinterpret_cast<char*>(b), 4);
+    hlen = b[0] | (b[1] << 8) | (b[2] << 16) | (uint32_t(b[3]) << 24);
+  }
+  std::string header(hlen, '\0');
+  if (!in.read(header.data(), hlen)) throw InputError(path, "", "truncated .npy header");
+  std::string descr = header_value(header, "descr", path);
+  bool fortran = header_value(header, "fortran_order", path) == "True";
+  std::string shape = header_value(header, "shape", path);
+  std::vector<long> dims;
+  std::stringstream ss(shape.substr(1, shape.size() - 2));
+  for (std::string item; std::getline(ss, item, ',');)
+    if (item.find_first_not_of(' ') != std::string::npos) dims.push_back(std::stol(item));
+  if (dims.empty() || dims.size() > 2)
+    throw InputError(path, "shape", "only 1-D and 2-D arrays are supported, got " + shape);
+  long rows = dims[0], cols = dims.size() == 2 ? dims[1] : 1;
+  size_t n = static_cast<size_t>(rows * cols);
+  std::vector<double> values(n);
+  if (descr == "<f8") {
+    in.read(reinterpret_cast<char*>(values.data()), n * 8);
+  } else if (descr == "<f4") {
+    std::vector<float> f(n);
+    in.read(reinterpret_cast<char*>(f.data()), n * 4);
+    for (size_t i = 0; i < n; ++i) values[i] = f[i];
+  } else {
+    throw InputError(path, "descr", "unsupported dtype " + descr + " (need <f4 or <f8)");
+  }
+  if (!in) throw InputError(path, "", "truncated .npy data");
+  Eigen::MatrixXd m(rows, cols);
+  for (long r = 0; r < rows; ++r)
+    for (long c = 0; c < cols; ++c)
+      m(r, c) = fortran ? values[c * rows + r] : values[r * cols + c];
+  return m;
+}
+
+}  // namespace eqsim::data

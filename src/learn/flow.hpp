@@ -1,0 +1,62 @@
+#pragma once
+// FlowEqProp (DESIGN.md §3): conditional flow matching on an energy network
+// whose velocity is read from the spring displacement, v = alpha*lambda*(x* - x_t),
+// and whose gradient comes from equilibrium measurements (Gradient EP).
+#include <Eigen/Core>
+#include <string>
+
+#include "model/implicit.hpp"
+#include "model/relax.hpp"
+
+namespace eqsim::learn {
+
+enum class Estimator { symmetric, one_sided, exact };
+std::string to_string(Estimator e);
+Estimator estimator_from_string(const std::string& s);  // throws std::invalid_argument
+
+// One minibatch of the flow-matching loss: flow points x_t and targets u_t = x1 - x0.
+struct FlowBatch {
+  Eigen::MatrixXd x_t, u_t;  // 64 x B
+};
+
+// The spring clamp of the free phase at flow points x_t.
+model::Clamp free_clamp(const model::Network& net, const Eigen::MatrixXd& x_t);
+
+// The nudged clamp F_beta = E_spring + beta*L: a conductance beta*(alpha*lambda)^2*G
+// to x_t + u_t/(alpha*lambda). Negative for beta < 0.
+model::Clamp nudged_clamp(const model::Network& net, const FlowBatch& b, double beta);
+
+// Largest |beta| for which the visible node stays stable in the -beta phase:
+// G*(1 + lambda) > |beta|*(alpha*lambda)^2*G.
+double max_stable_beta(const model::NetworkSpec& spec);
+
+// v = alpha*lambda*(x* - x_t) from a free equilibrium.
+Eigen::MatrixXd spring_velocity(const model::Network& net, const model::State& s, const Eigen::MatrixXd& x_t);
+
+// Per-sample 1/2 |v - u_t|^2 (1 x B).
+Eigen::RowVectorXd flow_loss(const Eigen::MatrixXd& v, const Eigen::MatrixXd& u_t);
+
+struct GradientOptions {
+  Estimator estimator = Estimator::symmetric;
+  double beta = 1.25e-3;
+  model::RelaxOptions free_relax;    // free phase (from the given warm state)
+  model::RelaxOptions nudged_relax;  // each nudged phase, warm-started from the free one
+  model::AdjointOptions adjoint;     // exact estimator
+};
+
+struct GradientResult {
+  model::ParamList grad;       // mean over the batch of dL/dtheta (estimate)
+  double loss = 0;             // mean 1/2|v - u_t|^2 at the free equilibrium
+  model::RelaxSummary free_summary;
+  model::State free_state;
+};
+
+// Runs the free phase from `start` (visible at x_t, hidden at 0 when empty) and the
+// estimator's nudged phases or adjoint solve.
+GradientResult flow_gradient(const model::Network& net, const FlowBatch& b, const GradientOptions& opt,
+                             const model::State* start = nullptr);
+
+// Mean loss of the batch at the free equilibrium (for finite differences).
+double flow_batch_loss(const model::Network& net, const FlowBatch& b, const model::RelaxOptions& relax);
+
+}  // namespace eqsim::learn

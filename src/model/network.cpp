@@ -1,0 +1,106 @@
+#include "model/network.hpp"
+
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "data/error.hpp"
+
+namespace eqsim::model {
+
+void validate(const NetworkSpec& spec, const std::string& source) {
+  if (spec.modules.empty()) throw InputError(source, "network.modules", "no modules");
+  std::set<std::string> names;
+  for (size_t m = 0; m < spec.modules.size(); ++m) {
+    const auto& mod = spec.modules[m];
+    std::string key = "network.modules[" + std::to_string(m) + "]";
+    if (mod.size <= 0) throw InputError(source, key + ".size", "must be positive");
+    if (!names.insert(mod.name).second) throw InputError(source, key + ".name", "duplicate name " + mod.name);
+  }
+  const int nm = static_cast<int>(spec.modules.size());
+  for (size_t c = 0; c < spec.couplings.size(); ++c) {
+    const auto& cp = spec.couplings[c];
+    std::string key = "network.couplings[" + std::to_string(c) + "]";
+    if (cp.p < 0 || cp.p >= nm || cp.q < 0 || cp.q >= nm)
+      throw InputError(source, key, "unknown module");
+    if (cp.p == cp.q) throw InputError(source, key, "a coupling joins two different modules");
+    if (cp.kind == CouplingKind::bilinear && cp.rank <= 0)
+      throw InputError(source, key + ".rank", "a bilinear coupling needs rank >= 1");
+  }
+  if (spec.visible < 0 || spec.visible >= nm) throw InputError(source, "network.visible", "unknown module");
+  if (spec.modules[spec.visible].activation != Activation::identity)
+    throw InputError(source, "network.visible", "the spring acts on an identity (linear) module");
+  if (!(spec.leak > 0)) throw InputError(source, "network.leak", "must be positive");
+  if (!(spec.spring_lambda > 0)) throw InputError(source, "network.spring_lambda", "must be positive");
+  if (!(spec.alpha > 0)) throw InputError(source, "network.alpha", "must be positive");
+}
+
+Network::Network(NetworkSpec spec) : spec_(std::move(spec)) {
+  for (const auto& m : spec_.modules) {
+    params_.push_back(Eigen::MatrixXd::Zero(m.size, 1));
+    names_.push_back("b_" + m.name);
+  }
+  for (const auto& c : spec_.couplings) {
+    const int np = spec_.modules[c.p].size, nq = spec_.modules[c.q].size;
+    first_w_.push_back(static_cast<int>(params_.size()));
+    if (c.kind == CouplingKind::dense) {
+      params_.push_back(Eigen::MatrixXd::Zero(np, nq));
+      names_.push_back("W_" + c.name);
+    } else {
+      params_.push_back(Eigen::MatrixXd::Zero(np, c.rank));
+      names_.push_back("U_" + c.name);
+      params_.push_back(Eigen::MatrixXd::Zero(nq, c.rank));
+      names_.push_back("V_" + c.name);
+    }
+  }
+}
+
+long Network::parameter_count() const {
+  long n = 0;
+  for (const auto& p : params_) n += p.size();
+  return n;
+}
+
+void Network::init_xavier(double gain, unsigned long long seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& p = params_[i];
+    if (static_cast<int>(i) < module_count()) {
+      p.setZero();
+      continue;
+    }
+    const double std_dev = gain * std::sqrt(2.0 / static_cast<double>(p.rows() + p.cols()));
+    for (Eigen::Index k = 0; k < p.size(); ++k) p.data()[k] = std_dev * normal(rng);
+  }
+}
+
+ParamList Network::zeros_like() const {
+  ParamList z;
+  for (const auto& p : params_) z.push_back(Eigen::MatrixXd::Zero(p.rows(), p.cols()));
+  return z;
+}
+
+NetworkSpec floweqprop_spec() {
+  NetworkSpec s;
+  s.modules = {{"x", 64, Activation::identity}, {"h1", 128, Activation::tanh}, {"h2", 128, Activation::tanh}};
+  s.couplings = {{"x_h1", 0, 1, CouplingKind::dense, 0}, {"h1_h2", 1, 2, CouplingKind::dense, 0}};
+  s.visible = 0;
+  return s;
+}
+
+void axpy(double a, const ParamList& x, ParamList& y) {
+  for (size_t i = 0; i < x.size(); ++i) y[i] += a * x[i];
+}
+double dot(const ParamList& x, const ParamList& y) {
+  double s = 0;
+  for (size_t i = 0; i < x.size(); ++i) s += x[i].cwiseProduct(y[i]).sum();
+  return s;
+}
+double norm(const ParamList& x) { return std::sqrt(dot(x, x)); }
+double cosine(const ParamList& x, const ParamList& y) {
+  const double d = norm(x) * norm(y);
+  return d > 0 ? dot(x, y) / d : 0.0;
+}
+
+}  // namespace eqsim::model

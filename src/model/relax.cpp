@@ -1,0 +1,176 @@
+#include "model/relax.hpp"
+
+#include <cmath>
+
+namespace eqsim::model {
+
+State initial_state(const Network& net, const Eigen::MatrixXd& visible_init) {
+  State s;
+  const auto B = visible_init.cols();
+  for (int m = 0; m < net.module_count(); ++m) {
+    s.u.push_back(m == net.spec().visible ? visible_init : Eigen::MatrixXd::Zero(net.size(m), B));
+    s.a.push_back(s.u.back());
+    update_output(net, s, m);
+  }
+  return s;
+}
+
+void update_output(const Network& net, State& s, int m) {
+  if (net.spec().modules[m].activation == Activation::tanh)
+    s.a[m] = s.u[m].array().tanh().matrix();
+  else
+    s.a[m] = s.u[m];
+}
+
+Eigen::MatrixXd coupling_input(const Network& net, const std::vector<Eigen::MatrixXd>& x, int m) {
+  Eigen::MatrixXd in = Eigen::MatrixXd::Zero(net.size(m), x[m].cols());
+  const auto& cs = net.spec().couplings;
+  for (int c = 0; c < static_cast<int>(cs.size()); ++c) {
+    const auto& cp = cs[c];
+    if (cp.p != m && cp.q != m) continue;
+    if (cp.kind == CouplingKind::dense) {
+      if (cp.p == m) in.noalias() += net.w(c) * x[cp.q];
+      else in.noalias() += net.w(c).transpose() * x[cp.p];
+    } else {  // bilinear: U V^T a_q into p, V U^T a_p into q, through r projections
+      if (cp.p == m) in.noalias() += net.w(c) * (net.v(c).transpose() * x[cp.q]);
+      else in.noalias() += net.v(c) * (net.w(c).transpose() * x[cp.p]);
+    }
+  }
+  return in;
+}
+
+Eigen::MatrixXd module_input(const Network& net, const State& s, int m) {
+  Eigen::MatrixXd in = coupling_input(net, s.a, m);
+  in.colwise() += net.bias(m).col(0);
+  return in;
+}
+
+namespace {
+
+// Clamp current source and conductance on the visible module.
+struct ClampTerms {
+  Eigen::MatrixXd source;  // spring_g*x_t + nudge_g*y
+  double g = 0;
+};
+
+ClampTerms clamp_terms(const Clamp& c) {
+  ClampTerms t{c.spring_g * c.spring_target, c.spring_g + c.nudge_g};
+  if (c.nudge_g != 0) t.source += c.nudge_g * c.nudge_target;
+  return t;
+}
+
+double block_sweep(const Network& net, const ClampTerms& ct, const Clamp& clamp, State& s) {
+  const double G = net.spec().leak;
+  double change = 0;
+  for (int m = 0; m < net.module_count(); ++m) {
+    const bool vis = m == net.spec().visible;
+    if (vis && clamp.hold_visible) continue;
+    Eigen::MatrixXd in = module_input(net, s, m);
+    if (vis) in = (in + ct.source) / (G + ct.g);
+    else in /= G;
+    change = std::max(change, (in - s.u[m]).cwiseAbs().maxCoeff());
+    s.u[m] = std::move(in);
+    update_output(net, s, m);
+  }
+  return change;
+}
+
+double euler_step(const Network& net, const ClampTerms& ct, const Clamp& clamp, State& s, double dt) {
+  const double G = net.spec().leak;
+  std::vector<Eigen::MatrixXd> du(net.module_count());
+  for (int m = 0; m < net.module_count(); ++m) {
+    du[m] = module_input(net, s, m) - G * s.u[m];
+    if (m == net.spec().visible) {
+      if (clamp.hold_visible) du[m].setZero();
+      else du[m] += ct.source - ct.g * s.u[m];
+    }
+  }
+  double change = 0;
+  for (int m = 0; m < net.module_count(); ++m) {
+    s.u[m] += dt * du[m];
+    change = std::max(change, dt * du[m].cwiseAbs().maxCoeff());
+    update_output(net, s, m);
+  }
+  return change;
+}
+
+}  // namespace
+
+RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt) {
+  const ClampTerms ct = clamp_terms(clamp);
+  if (clamp.hold_visible) {
+    s.u[net.spec().visible] = clamp.spring_target;
+    update_output(net, s, net.spec().visible);
+  }
+  RelaxSummary sum;
+  for (sum.steps = 0; sum.steps < opt.max_steps;) {
+    ++sum.steps;
+    sum.last_change = opt.method == RelaxMethod::block ? block_sweep(net, ct, clamp, s)
+                                                       : euler_step(net, ct, clamp, s, opt.dt);
+    if (opt.tol > 0 && sum.last_change < opt.tol) {
+      sum.converged = true;
+      break;
+    }
+  }
+  return sum;
+}
+
+std::vector<Eigen::MatrixXd> force(const Network& net, const Clamp& clamp, const State& s) {
+  const ClampTerms ct = clamp_terms(clamp);
+  std::vector<Eigen::MatrixXd> f(net.module_count());
+  for (int m = 0; m < net.module_count(); ++m) {
+    f[m] = module_input(net, s, m) - net.spec().leak * s.u[m];
+    if (m == net.spec().visible) f[m] += ct.source - ct.g * s.u[m];
+  }
+  return f;
+}
+
+Eigen::RowVectorXd energy(const Network& net, const Clamp& clamp, const State& s) {
+  const double G = net.spec().leak;
+  Eigen::RowVectorXd e = Eigen::RowVectorXd::Zero(s.batch());
+  for (int m = 0; m < net.module_count(); ++m) {
+    const auto& a = s.a[m].array();
+    if (net.spec().modules[m].activation == Activation::tanh) {
+      // int_0^a atanh = a*u - ln cosh(u), with ln cosh(u) = |u| + ln(1 + e^{-2|u|}) - ln 2 (no overflow)
+      const auto au = s.u[m].array().abs();
+      const auto log_cosh = au + (-2.0 * au).exp().log1p() - std::log(2.0);
+      e += G * (a * s.u[m].array() - log_cosh).colwise().sum().matrix();
+    } else {
+      e += 0.5 * G * a.square().colwise().sum().matrix();
+    }
+    e -= net.bias(m).transpose() * s.a[m];
+  }
+  const auto& cs = net.spec().couplings;
+  for (int c = 0; c < static_cast<int>(cs.size()); ++c) {
+    const auto& ap = s.a[cs[c].p];
+    const auto& aq = s.a[cs[c].q];
+    if (cs[c].kind == CouplingKind::dense)
+      e -= (ap.array() * (net.w(c) * aq).array()).colwise().sum().matrix();
+    else
+      e -= ((net.w(c).transpose() * ap).array() * (net.v(c).transpose() * aq).array()).colwise().sum().matrix();
+  }
+  const auto& x = s.u[net.spec().visible];
+  e += 0.5 * clamp.spring_g * (x - clamp.spring_target).colwise().squaredNorm();
+  if (clamp.nudge_g != 0) e += 0.5 * clamp.nudge_g * (x - clamp.nudge_target).colwise().squaredNorm();
+  return e;
+}
+
+ParamList energy_param_grad(const Network& net, const State& s) {
+  ParamList g = net.zeros_like();
+  const double inv_b = 1.0 / s.batch();
+  for (int m = 0; m < net.module_count(); ++m) g[net.bias_index(m)] = -inv_b * s.a[m].rowwise().sum();
+  const auto& cs = net.spec().couplings;
+  for (int c = 0; c < static_cast<int>(cs.size()); ++c) {
+    const auto& ap = s.a[cs[c].p];
+    const auto& aq = s.a[cs[c].q];
+    if (cs[c].kind == CouplingKind::dense) {
+      g[net.w_index(c)].noalias() = -inv_b * ap * aq.transpose();
+    } else {
+      g[net.w_index(c)].noalias() = -inv_b * ap * (net.v(c).transpose() * aq).transpose();
+      g[net.v_index(c)].noalias() = -inv_b * aq * (net.w(c).transpose() * ap).transpose();
+    }
+  }
+  return g;
+}
+
+}  // namespace eqsim::model

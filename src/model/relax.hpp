@@ -1,0 +1,70 @@
+#pragma once
+// Relaxation of a Network to an equilibrium, batched over samples (one column
+// per sample). Two ways that must agree (DESIGN.md §3):
+//  * block: exact block-coordinate (Gauss-Seidel) minimisation, module by
+//    module in listed order; exact per block because modules have no internal
+//    couplings, so each sweep can only lower the energy.
+//  * euler: the circuit dynamics C du/dt = -dE/da with C = 1, explicit Euler.
+#include <Eigen/Core>
+
+#include "model/network.hpp"
+
+namespace eqsim::model {
+
+// Node voltages u (model units) and outputs a = rho(u), per module, n_m x B.
+struct State {
+  std::vector<Eigen::MatrixXd> u, a;
+  int batch() const { return u.empty() ? 0 : static_cast<int>(u[0].cols()); }
+};
+
+// What ties the visible module during a phase: a spring of conductance
+// spring_g to sources spring_target, plus a nudge of conductance nudge_g
+// (negative in the -beta phase) to sources nudge_target. hold_visible clamps
+// the visible units at spring_target instead (energy-gradient readout).
+struct Clamp {
+  Eigen::MatrixXd spring_target;  // n_visible x B
+  double spring_g = 0;
+  Eigen::MatrixXd nudge_target;   // n_visible x B (may be empty when nudge_g == 0)
+  double nudge_g = 0;
+  bool hold_visible = false;
+};
+
+enum class RelaxMethod { block, euler };
+
+struct RelaxOptions {
+  RelaxMethod method = RelaxMethod::block;
+  int max_steps = 20;   // sweeps (block) or Euler steps
+  double dt = 0.1;      // Euler step, in units of tau = C/G
+  double tol = 0;       // stop when max |du| of one step < tol (0: run max_steps)
+};
+
+struct RelaxSummary {
+  int steps = 0;
+  double last_change = 0;  // max |du| over the last step (block) or |dt du/dt| (euler)
+  bool converged = false;
+};
+
+// A state with u_visible = visible_init and every hidden unit at 0.
+State initial_state(const Network& net, const Eigen::MatrixXd& visible_init);
+
+// Recomputes a = rho(u) for module m.
+void update_output(const Network& net, State& s, int m);
+
+// b_m + sum of coupling currents into module m from the outputs in s.
+Eigen::MatrixXd module_input(const Network& net, const State& s, int m);
+
+// Coupling currents only (no bias) into module m, from arbitrary outputs x.
+Eigen::MatrixXd coupling_input(const Network& net, const std::vector<Eigen::MatrixXd>& x, int m);
+
+RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt);
+
+// Total energy of each sample (1 x B), including the spring and nudge terms.
+Eigen::RowVectorXd energy(const Network& net, const Clamp& clamp, const State& s);
+
+// -dE/da for every module: the net current into each node (n_m x B).
+std::vector<Eigen::MatrixXd> force(const Network& net, const Clamp& clamp, const State& s);
+
+// Mean over the batch of dE/dtheta at state s (the local products EP measures).
+ParamList energy_param_grad(const Network& net, const State& s);
+
+}  // namespace eqsim::model

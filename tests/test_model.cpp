@@ -1,0 +1,147 @@
+#include <doctest/doctest.h>
+
+#include <Eigen/Dense>
+
+#include "helpers.hpp"
+#include "learn/flow.hpp"
+#include "model/implicit.hpp"
+#include "model/relax.hpp"
+
+using namespace eqsim;
+
+TEST_CASE("FlowEqProp network has the paper's 24,896 parameters") {
+  model::Network net(model::floweqprop_spec());
+  CHECK(net.parameter_count() == 24896);
+}
+
+TEST_CASE("block-coordinate and Euler relaxation reach the same equilibrium") {
+  auto net = testing::small_network(3);
+  Eigen::MatrixXd x_t = Eigen::MatrixXd::Random(6, 4);
+  auto clamp = learn::free_clamp(net, x_t);
+  auto block = model::initial_state(net, x_t);
+  auto sb = model::relax(net, clamp, block, {model::RelaxMethod::block, 500, 0.1, 1e-13});
+  CHECK(sb.converged);
+  auto euler = model::initial_state(net, x_t);
+  model::RelaxOptions eo{model::RelaxMethod::euler, 20000, 0.05, 1e-13};
+  auto se = model::relax(net, clamp, euler, eo);
+  CHECK(se.converged);
+  for (int m = 0; m < net.module_count(); ++m) CHECK((block.u[m] - euler.u[m]).cwiseAbs().maxCoeff() < 1e-9);
+  // The equilibrium is a stationary point: zero net current into every node.
+  for (const auto& f : model::force(net, clamp, block)) CHECK(f.cwiseAbs().maxCoeff() < 1e-10);
+}
+
+TEST_CASE("energy decreases monotonically along the circuit dynamics") {
+  auto net = testing::small_network(5);
+  net.init_xavier(2.0, 9);  // strong couplings: a non-trivial trajectory
+  Eigen::MatrixXd x_t = Eigen::MatrixXd::Random(6, 3);
+  auto clamp = learn::free_clamp(net, x_t);
+  auto s = model::initial_state(net, x_t);
+  Eigen::RowVectorXd prev = model::energy(net, clamp, s);
+  const Eigen::RowVectorXd start = prev;
+  for (int k = 0; k < 400; ++k) {
+    model::relax(net, clamp, s, {model::RelaxMethod::euler, 1, 0.05, 0});
+    Eigen::RowVectorXd e = model::energy(net, clamp, s);
+    CHECK((e.array() <= prev.array() + 1e-12).all());
+    prev = e;
+  }
+  CHECK((prev.array() < start.array() - 1e-3).all());
+}
+
+TEST_CASE("block sweeps never raise the energy") {
+  auto net = testing::small_network(11);
+  net.init_xavier(2.0, 12);
+  Eigen::MatrixXd x_t = Eigen::MatrixXd::Random(6, 3);
+  auto clamp = learn::free_clamp(net, x_t);
+  auto s = model::initial_state(net, x_t);
+  Eigen::RowVectorXd prev = model::energy(net, clamp, s);
+  for (int k = 0; k < 30; ++k) {
+    model::relax(net, clamp, s, {model::RelaxMethod::block, 1, 0.1, 0});
+    Eigen::RowVectorXd e = model::energy(net, clamp, s);
+    CHECK((e.array() <= prev.array() + 1e-12).all());
+    prev = e;
+  }
+}
+
+TEST_CASE("the adjoint CG solve matches a dense solve of the Hessian") {
+  auto net = testing::small_network(7);
+  Eigen::MatrixXd x_t = Eigen::MatrixXd::Random(6, 3);
+  auto clamp = learn::free_clamp(net, x_t);
+  auto s = model::initial_state(net, x_t);
+  model::relax(net, clamp, s, {model::RelaxMethod::block, 500, 0.1, 1e-14});
+  std::vector<Eigen::MatrixXd> g(3), lambda;
+  for (int m = 0; m < 3; ++m) g[m] = Eigen::MatrixXd::Random(net.size(m), 3);
+  auto sum = model::solve_adjoint(net, clamp, s, g, lambda);
+  CHECK(sum.converged);
+  for (int k = 0; k < 3; ++k) {
+    Eigen::MatrixXd H = model::dense_hessian(net, clamp, s, k);
+    CHECK((H - H.transpose()).norm() < 1e-12);
+    Eigen::VectorXd rhs(18), lam(18);
+    rhs << g[0].col(k), g[1].col(k), g[2].col(k);
+    lam << lambda[0].col(k), lambda[1].col(k), lambda[2].col(k);
+    CHECK((H.ldlt().solve(rhs) - lam).norm() < 1e-8 * rhs.norm());
+  }
+}
+
+namespace {
+
+learn::FlowBatch random_batch(int B, unsigned seed) {
+  std::srand(seed);
+  return {Eigen::MatrixXd::Random(6, B), Eigen::MatrixXd::Random(6, B) * 2};
+}
+
+const model::RelaxOptions kConverged{model::RelaxMethod::block, 5000, 0.1, 1e-14};
+
+}  // namespace
+
+TEST_CASE("exact implicit gradient matches central finite differences of the loss") {
+  for (bool bilinear : {false, true}) {
+    auto net = testing::small_network(21, bilinear);
+    auto batch = random_batch(5, 4);
+    learn::GradientOptions opt;
+    opt.estimator = learn::Estimator::exact;
+    opt.free_relax = kConverged;
+    opt.adjoint.rel_tol = 1e-13;
+    auto exact = learn::flow_gradient(net, batch, opt).grad;
+    const double h = 1e-5;
+    double worst = 0, scale = model::norm(exact);
+    for (size_t p = 0; p < net.params().size(); ++p) {
+      for (Eigen::Index k = 0; k < net.params()[p].size(); k += 3) {
+        auto& w = net.params()[p].data()[k];
+        const double w0 = w;
+        w = w0 + h;
+        const double lp = learn::flow_batch_loss(net, batch, kConverged);
+        w = w0 - h;
+        const double lm = learn::flow_batch_loss(net, batch, kConverged);
+        w = w0;
+        worst = std::max(worst, std::abs((lp - lm) / (2 * h) - exact[p].data()[k]));
+      }
+    }
+    INFO("bilinear=" << bilinear << " worst abs error " << worst << " |grad| " << scale);
+    CHECK(worst < 1e-6 * std::max(1.0, scale));
+  }
+}
+
+TEST_CASE("symmetric EP matches the exact gradient at small beta; one-sided is O(beta)") {
+  auto net = testing::small_network(31);
+  auto batch = random_batch(8, 5);
+  learn::GradientOptions opt;
+  opt.free_relax = opt.nudged_relax = kConverged;
+  opt.adjoint.rel_tol = 1e-13;
+  opt.estimator = learn::Estimator::exact;
+  auto exact = learn::flow_gradient(net, batch, opt).grad;
+  auto err = [&](learn::Estimator e, double beta) {
+    opt.estimator = e;
+    opt.beta = beta;
+    auto g = learn::flow_gradient(net, batch, opt).grad;
+    model::axpy(-1.0, exact, g);
+    return model::norm(g) / model::norm(exact);
+  };
+  opt.estimator = learn::Estimator::symmetric;
+  opt.beta = 1e-3;
+  CHECK(model::cosine(learn::flow_gradient(net, batch, opt).grad, exact) > 0.9999);
+  // Bias slopes: one-sided ~ beta, symmetric ~ beta^2.
+  const double s1 = std::log10(err(learn::Estimator::one_sided, 1e-2) / err(learn::Estimator::one_sided, 1e-3));
+  const double s2 = std::log10(err(learn::Estimator::symmetric, 1e-2) / err(learn::Estimator::symmetric, 1e-3));
+  CHECK(s1 == doctest::Approx(1.0).epsilon(0.15));
+  CHECK(s2 == doctest::Approx(2.0).epsilon(0.15));
+}
