@@ -17,6 +17,7 @@ Estimator estimator_from_string(const std::string& s);  // throws std::invalid_a
 // One minibatch of the flow-matching loss: flow points x_t and targets u_t = x1 - x0.
 struct FlowBatch {
   Eigen::MatrixXd x_t, u_t;  // 64 x B
+  Eigen::RowVectorXd t;      // flow times (the energy network ignores them; the MLP baseline uses them)
 };
 
 // The spring clamp of the free phase at flow points x_t.

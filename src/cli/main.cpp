@@ -1,0 +1,31 @@
+// eqsim: a thin main. Subcommands live in cmd_*.cpp; exit codes per DESIGN.md §8:
+// 0 success, 2 bad input, 1 internal failure.
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "data/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"eqsim: co-design analog hardware that trains itself with Equilibrium Propagation"};
+  app.require_subcommand(1);
+  eqsim::cli::add_train_command(app);
+  eqsim::cli::add_sample_command(app);
+  eqsim::cli::add_evaluate_command(app);
+  eqsim::cli::add_gradcheck_command(app);
+  eqsim::cli::add_run_command(app);
+  eqsim::cli::add_relax_command(app);
+  eqsim::cli::add_netlist_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const eqsim::InputError& e) {
+    std::cerr << "eqsim: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "eqsim: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,28 @@
+#pragma once
+// A model folder: MODEL_DIR/model.yaml (network description, parameter list
+// with shapes) + one NumPy .npy per array, loadable with numpy.load.
+#include <string>
+
+#include "learn/mlp.hpp"
+#include "model/network.hpp"
+
+namespace eqsim::config {
+
+// Writes the folder atomically: everything goes to DIR.tmp first, then replaces DIR.
+void save_model_dir(const std::string& dir, const model::Network& net, const std::string& note = "");
+
+// Loads and checks a model folder. Throws InputError naming the file and key on a
+// missing file, malformed YAML, unknown key, wrong array shape or NaN/Inf value.
+model::Network load_model_dir(const std::string& dir);
+
+// The MLP baseline's folder (same layout, kind: mlp).
+void save_mlp_dir(const std::string& dir, const learn::Mlp& mlp);
+learn::Mlp load_mlp_dir(const std::string& dir);
+
+// Reads the model kind ("energy" or "mlp") of a model folder.
+std::string model_dir_kind(const std::string& dir);
+
+// Network description <-> YAML text (the `network:` section schema).
+std::string network_yaml(const model::NetworkSpec& spec);
+
+}  // namespace eqsim::config

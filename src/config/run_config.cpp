@@ -1,0 +1,157 @@
+#include "config/run_config.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "config/network_yaml.hpp"
+#include "config/yaml_reader.hpp"
+#include "data/error.hpp"
+#include "embedded_default_config.hpp"
+
+namespace eqsim::config {
+namespace {
+
+template <class F>
+auto parse_enum(const std::string& file, const std::string& key, const std::string& value, F from_string) {
+  try {
+    return from_string(value);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(file, key, e.what());
+  }
+}
+
+void require_positive(const std::string& file, const std::string& key, double v) {
+  if (!(v > 0)) throw InputError(file, key, "must be positive");
+}
+
+model::RelaxOptions read_relax(YamlReader& r, const std::string& prefix, model::RelaxOptions d) {
+  const std::string method = r.get<std::string>(prefix + ".method", d.method == model::RelaxMethod::block ? "block" : "euler");
+  if (method == "block") d.method = model::RelaxMethod::block;
+  else if (method == "euler") d.method = model::RelaxMethod::euler;
+  else throw InputError(r.file(), prefix + ".method", "unknown relaxation method '" + method + "' (block, euler)");
+  d.max_steps = r.get<int>(prefix + ".steps", d.max_steps);
+  d.dt = r.get<double>(prefix + ".dt", d.dt);
+  d.tol = r.get<double>(prefix + ".tol", d.tol);
+  require_positive(r.file(), prefix + ".steps", d.max_steps);
+  require_positive(r.file(), prefix + ".dt", d.dt);
+  return d;
+}
+
+template <class T>
+std::vector<T> read_list(YamlReader& r, const std::string& key, std::vector<T> d) {
+  const YAML::Node n = r.node(key);
+  if (!n) return d;
+  try {
+    return n.as<std::vector<T>>();
+  } catch (const YAML::Exception&) {
+    throw InputError(r.file(), key, "expected a list of values");
+  }
+}
+
+}  // namespace
+
+learn::GradientOptions RunConfig::gradient_options() const {
+  learn::GradientOptions g;
+  g.estimator = estimator;
+  g.beta = beta;
+  g.free_relax = relax;
+  g.nudged_relax = nudged_relax;
+  return g;
+}
+
+RunConfig parse_run_config(const std::string& text, const std::string& source,
+                           const std::vector<std::string>& overrides) {
+  YAML::Node root = load_yaml_text(text, source);
+  for (const auto& o : overrides) apply_override(root, o, source);
+  YamlReader r(root, source);
+  RunConfig c;
+  c.source = source;
+  c.name = r.get<std::string>("name", c.name);
+  c.network = read_network(r, "network");
+  c.init_gain = r.get<double>("network.init_gain", c.init_gain);
+  c.data_path = r.get<std::string>("data.path", "");
+
+  auto& t = c.train;
+  t.steps = r.get<long>("train.steps", t.steps);
+  t.batch_size = r.get<int>("train.batch_size", t.batch_size);
+  t.seed = r.get<unsigned long long>("train.seed", t.seed);
+  t.pairing = parse_enum(source, "train.pairing", r.get<std::string>("train.pairing", "ot"), learn::pairing_from_string);
+  t.adam.lr = r.get<double>("train.lr", t.adam.lr);
+  t.adam.beta1 = r.get<double>("train.adam_beta1", t.adam.beta1);
+  t.adam.beta2 = r.get<double>("train.adam_beta2", t.adam.beta2);
+  t.adam.clip_norm = r.get<double>("train.clip_norm", t.adam.clip_norm);
+  c.estimator = parse_enum(source, "train.estimator", r.get<std::string>("train.estimator", "symmetric"),
+                           learn::estimator_from_string);
+  c.beta = r.get<double>("train.beta", c.beta);
+  c.checkpoint_every = r.get<long>("train.checkpoint_every", c.checkpoint_every);
+  require_positive(source, "train.steps", static_cast<double>(t.steps));
+  require_positive(source, "train.batch_size", t.batch_size);
+  require_positive(source, "train.lr", t.adam.lr);
+  require_positive(source, "train.beta", c.beta);
+  const double beta_max = learn::max_stable_beta(c.network);
+  if (c.estimator == learn::Estimator::symmetric && c.beta >= beta_max) {
+    std::ostringstream m;
+    m << "beta = " << c.beta << " makes the -beta phase unstable: the nudge conductance beta*(alpha*lambda)^2 "
+      << "must stay below 1 + lambda, i.e. |beta| < " << beta_max;
+    throw InputError(source, "train.beta", m.str());
+  }
+
+  c.relax = read_relax(r, "relax", c.relax);
+  model::RelaxOptions nudged = c.relax;
+  nudged.max_steps = r.get<int>("relax.nudged_steps", c.relax.max_steps);
+  c.nudged_relax = nudged;
+
+  auto& s = c.sample;
+  s.n = r.get<int>("sample.n", s.n);
+  s.t_end = r.get<double>("sample.t_end", s.t_end);
+  s.dt = r.get<double>("sample.dt", s.dt);
+  s.seed = r.get<unsigned long long>("sample.seed", s.seed);
+  s.readout = parse_enum(source, "sample.readout", r.get<std::string>("sample.readout", "spring"), learn::readout_from_string);
+  s.relax = read_relax(r, "sample.relax", c.relax);
+  require_positive(source, "sample.n", s.n);
+  require_positive(source, "sample.t_end", s.t_end);
+  require_positive(source, "sample.dt", s.dt);
+
+  auto& g = c.gradcheck;
+  g.batch_size = r.get<int>("gradcheck.batch_size", g.batch_size);
+  g.repeats = r.get<int>("gradcheck.repeats", g.repeats);
+  g.betas = read_list(r, "gradcheck.betas", g.betas);
+  g.relax_steps = read_list(r, "gradcheck.relax_steps", g.relax_steps);
+  g.estimators = read_list(r, "gradcheck.estimators", g.estimators);
+  for (const auto& e : g.estimators) parse_enum(source, "gradcheck.estimators", e, learn::estimator_from_string);
+
+  c.baselines.exact = r.get<bool>("baselines.exact", c.baselines.exact);
+  c.baselines.mlp = r.get<bool>("baselines.mlp", c.baselines.mlp);
+  c.baselines.mlp_hidden = r.get<int>("baselines.mlp_hidden", c.baselines.mlp_hidden);
+  r.reject_unknown_keys();
+  return c;
+}
+
+const std::string& embedded_default_config() {
+  static const std::string text = kEmbeddedDefaultConfig;
+  return text;
+}
+
+namespace {
+std::string read_config_text(const std::string& path) {
+  if (path.empty()) return embedded_default_config();
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "", "cannot open config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return parse_run_config(read_config_text(path), path.empty() ? "<embedded default config>" : path, overrides);
+}
+
+std::string dump_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  YAML::Node root = load_yaml_text(read_config_text(path), path);
+  for (const auto& o : overrides) apply_override(root, o, path);
+  return YAML::Dump(root);
+}
+
+}  // namespace eqsim::config

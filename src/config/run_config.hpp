@@ -1,0 +1,60 @@
+#pragma once
+// A run configuration (configs/*.yaml): the network, training, relaxation,
+// sampling and evaluation settings. Any key can be overridden with --set.
+// Checklist for adding an option: add the field below with its default, read it
+// in run_config.cpp (the reader then knows the key), document it in README.md.
+#include <string>
+#include <vector>
+
+#include "learn/sampler.hpp"
+#include "learn/trainer.hpp"
+
+namespace eqsim::config {
+
+struct GradcheckOptions {
+  int batch_size = 64;
+  int repeats = 3;
+  std::vector<double> betas{1e-4, 1e-3, 1e-2, 1e-1};
+  std::vector<int> relax_steps{5, 10, 20, 50};
+  std::vector<std::string> estimators{"symmetric", "one_sided"};
+};
+
+struct BaselineOptions {
+  bool exact = true;  // the same energy model trained with the exact gradient
+  bool mlp = true;    // a backprop MLP velocity field of the same size
+  int mlp_hidden = 105;
+};
+
+struct RunConfig {
+  std::string source;  // file name (or "<embedded default>")
+  std::string name = "run";
+  model::NetworkSpec network;
+  double init_gain = 0.5;
+  std::string data_path;  // empty: the cache (scripts/fetch-digits.sh)
+  learn::TrainOptions train;
+  learn::Estimator estimator = learn::Estimator::symmetric;
+  double beta = 1.25e-3;
+  model::RelaxOptions relax;         // free phase
+  model::RelaxOptions nudged_relax;  // nudged phases
+  long checkpoint_every = 100;
+  learn::SampleOptions sample;
+  GradcheckOptions gradcheck;
+  BaselineOptions baselines;
+
+  learn::GradientOptions gradient_options() const;
+};
+
+// Loads CONFIG (a path, or "" for the embedded default) and applies --set overrides.
+// Throws InputError naming the file and key on malformed YAML, unknown keys,
+// wrong types, non-finite or out-of-range values (including an unstable beta).
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
+RunConfig parse_run_config(const std::string& yaml_text, const std::string& source,
+                           const std::vector<std::string>& overrides = {});
+
+// The embedded default config's text (configs/default.yaml, compiled in).
+const std::string& embedded_default_config();
+
+// The YAML text of a run config as loaded (after overrides), for reports.
+std::string dump_run_config(const std::string& path, const std::vector<std::string>& overrides);
+
+}  // namespace eqsim::config

@@ -1,0 +1,46 @@
+#pragma once
+// Reads typed values out of a YAML tree while recording every key it was asked
+// for, so that a single pass afterwards reports any key nobody knows (a typo
+// must not be silently ignored). Errors name the file and the dotted key.
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+#include <string>
+
+namespace eqsim::config {
+
+class YamlReader {
+ public:
+  YamlReader(YAML::Node root, std::string file) : root_(std::move(root)), file_(std::move(file)) {}
+
+  // Value at a dotted path ("train.steps"); `fallback` when absent.
+  template <class T>
+  T get(const std::string& path, const T& fallback);
+  // Value at a dotted path; InputError when absent.
+  template <class T>
+  T require(const std::string& path);
+  // The node at a path (invalid when absent); marks the path and its children known.
+  YAML::Node node(const std::string& path);
+  // Marks a path as known without reading it.
+  void mark(const std::string& path) { known_.insert(path); }
+
+  // Throws InputError naming the first key in the tree that was never asked for.
+  void reject_unknown_keys() const;
+  const std::string& file() const { return file_; }
+
+ private:
+  YAML::Node find(const std::string& path) const;
+  void check_unknown(const YAML::Node& n, const std::string& prefix) const;
+  YAML::Node root_;
+  std::string file_;
+  std::set<std::string> known_;
+};
+
+// Applies `--set path.to.key=value` overrides to a YAML tree (value parsed as YAML).
+void apply_override(YAML::Node& root, const std::string& assignment, const std::string& file);
+
+// Loads a YAML file; malformed YAML is an InputError with the line number.
+YAML::Node load_yaml_file(const std::string& path);
+YAML::Node load_yaml_text(const std::string& text, const std::string& name);
+
+}  // namespace eqsim::config

@@ -1,0 +1,41 @@
+#pragma once
+// Generation (DESIGN.md §3): Euler steps x <- x + dt*v(x, t) from x0 ~ N(0, I),
+// for round(t_end/dt) steps (past t = 1 is "extended generation"), clamped to
+// [-1, 1] at the end.
+#include <Eigen/Core>
+#include <functional>
+#include <string>
+
+#include "learn/flow.hpp"
+#include "learn/mlp.hpp"
+
+namespace eqsim::learn {
+
+enum class Readout { spring, energy_gradient };
+Readout readout_from_string(const std::string& s);  // throws std::invalid_argument
+std::string to_string(Readout r);
+
+struct SampleOptions {
+  int n = 1000;
+  double t_end = 1.0;
+  double dt = 0.01;
+  unsigned long long seed = 1;
+  Readout readout = Readout::spring;
+  model::RelaxOptions relax;  // per velocity evaluation, warm-started from the previous one
+};
+
+// A velocity field: v at points x (dim x n), time t.
+using VelocityField = std::function<Eigen::MatrixXd(const Eigen::MatrixXd& x, double t)>;
+
+// Progress callback: (steps done, total steps).
+using Progress = std::function<void(int, int)>;
+
+Eigen::MatrixXd generate(const VelocityField& v, int dim, const SampleOptions& opt, const Progress& progress = {});
+
+// The energy network's velocity: spring readout alpha*lambda*(x* - x), or energy-gradient
+// readout -alpha*dE/dx with x held and only the hidden units relaxed. Keeps a warm state.
+VelocityField energy_velocity(const model::Network& net, const SampleOptions& opt);
+
+VelocityField mlp_velocity(const Mlp& mlp);
+
+}  // namespace eqsim::learn

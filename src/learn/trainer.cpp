@@ -1,0 +1,71 @@
+#include "learn/trainer.hpp"
+
+#include <chrono>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+
+#include "learn/assignment.hpp"
+
+namespace eqsim::learn {
+
+Pairing pairing_from_string(const std::string& s) {
+  if (s == "ot") return Pairing::ot;
+  if (s == "random") return Pairing::random;
+  throw std::invalid_argument("unknown pairing '" + s + "' (ot, random)");
+}
+
+std::string to_string(Pairing p) { return p == Pairing::ot ? "ot" : "random"; }
+
+FlowBatch draw_flow_batch(const Eigen::MatrixXd& data, const TrainOptions& opt, long step) {
+  std::seed_seq seq{static_cast<unsigned long long>(opt.seed), static_cast<unsigned long long>(step), 0x466c6f77ULL};
+  std::mt19937_64 rng(seq);
+  const int n_data = static_cast<int>(data.cols());
+  const int B = std::min(opt.batch_size, n_data);
+  std::vector<int> idx(n_data);
+  std::iota(idx.begin(), idx.end(), 0);
+  if (B < n_data)
+    for (int i = 0; i < B; ++i) std::swap(idx[i], idx[i + std::uniform_int_distribution<int>(0, n_data - 1 - i)(rng)]);
+  Eigen::MatrixXd x1(data.rows(), B), x0(data.rows(), B);
+  for (int i = 0; i < B; ++i) x1.col(i) = data.col(idx[i]);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (Eigen::Index k = 0; k < x0.size(); ++k) x0.data()[k] = normal(rng);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  Eigen::RowVectorXd t(B);
+  for (int i = 0; i < B; ++i) t(i) = uniform(rng);
+  if (opt.pairing == Pairing::ot) {  // x1 column i gets the noise column p[i]
+    const auto p = solve_assignment(squared_distances(x1, x0));
+    Eigen::MatrixXd paired(x0.rows(), B);
+    for (int i = 0; i < B; ++i) paired.col(i) = x0.col(p[i]);
+    x0 = std::move(paired);
+  }
+  FlowBatch b;
+  b.x_t = x0 + (x1 - x0) * t.asDiagonal();
+  b.u_t = x1 - x0;
+  b.t = t;
+  return b;
+}
+
+StepRecord EnergyLearner::learn(const FlowBatch& batch) {
+  auto r = flow_gradient(net_, batch, grad_);
+  StepRecord rec;
+  rec.loss = r.loss;
+  rec.relax_change = r.free_summary.last_change;
+  rec.grad_norm = adam_update(adam_opt_, adam_, r.grad, net_.params());
+  return rec;
+}
+
+void train(Learner& learner, const Eigen::MatrixXd& data, const TrainOptions& opt, long first_step,
+           const TrainHooks& hooks) {
+  for (long step = first_step + 1; step <= opt.steps; ++step) {
+    const auto t0 = std::chrono::steady_clock::now();
+    StepRecord rec = learner.learn(draw_flow_batch(data, opt, step));
+    rec.step = step;
+    rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (hooks.on_step) hooks.on_step(rec);
+    const bool at_checkpoint = hooks.checkpoint_every > 0 && step % hooks.checkpoint_every == 0;
+    if (hooks.on_checkpoint && (at_checkpoint || step == opt.steps)) hooks.on_checkpoint(step);
+  }
+}
+
+}  // namespace eqsim::learn
