@@ -1,0 +1,278 @@
+#include "backend/ode/ode_system.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "backend/analysis.hpp"
+#include "circuit/topology.hpp"
+#include "data/error.hpp"
+
+namespace eqsim::backend::ode {
+
+using circuit::ElementKind;
+using Triplets = std::vector<Eigen::Triplet<double>>;
+
+void LinearMap::build(Eigen::Index rows, Eigen::Index cols, const Triplets& t) {
+  is_dense = rows * cols <= 2048 * 2048;
+  Eigen::SparseMatrix<double, Eigen::RowMajor> m(rows, cols);
+  m.setFromTriplets(t.begin(), t.end());
+  if (is_dense) dense = Eigen::MatrixXd(m);
+  else sparse = std::move(m);
+}
+
+void LinearMap::apply(Eigen::Index first, const Eigen::MatrixXd& x, Eigen::Ref<Eigen::MatrixXd> y) const {
+  if (is_dense) y.noalias() += dense.middleRows(first, y.rows()) * x;
+  else y += sparse.middleRows(first, y.rows()) * x;
+}
+
+namespace {
+
+Eigen::RowVectorXd evaluate(const CompiledExpr& e, const Eigen::MatrixXd& v) {
+  using Op = circuit::Expr::Op;
+  const auto B = v.cols();
+  auto volt = [&](int i) -> Eigen::RowVectorXd { return i < 0 ? Eigen::RowVectorXd::Zero(B) : Eigen::RowVectorXd(v.row(i)); };
+  switch (e.op) {
+    case Op::constant: return Eigen::RowVectorXd::Constant(B, e.value);
+    case Op::voltage: return volt(e.a) - volt(e.b);
+    case Op::neg: return -evaluate(e.args[0], v);
+    case Op::tanh: return evaluate(e.args[0], v).array().tanh().matrix();
+    case Op::add: return evaluate(e.args[0], v) + evaluate(e.args[1], v);
+    case Op::sub: return evaluate(e.args[0], v) - evaluate(e.args[1], v);
+    case Op::mul: return (evaluate(e.args[0], v).array() * evaluate(e.args[1], v).array()).matrix();
+    case Op::div: return (evaluate(e.args[0], v).array() / evaluate(e.args[1], v).array()).matrix();
+  }
+  return Eigen::RowVectorXd::Zero(B);
+}
+
+}  // namespace
+
+// Stamps every element of a circuit into the system's matrices.
+class OdeSystem::Builder {
+ public:
+  Builder(OdeSystem& s, const circuit::Circuit& c) : s_(s), c_(c) {}
+
+  void run() {
+    index_nodes();
+    const auto n = static_cast<Eigen::Index>(s_.names_.size());
+    s_.constant_ = Eigen::VectorXd::Zero(n);
+    for (const auto& e : c_.elements) stamp(e);
+    s_.lin_.build(n, n, lin_);
+    for (auto& [scale, t] : tanh_) {
+      s_.tanh_.push_back({scale, {}});
+      s_.tanh_.back().k.build(n, n, t);
+    }
+    capacitance();
+    initial_state();
+  }
+
+ private:
+  [[noreturn]] void fail(int line, const std::string& what) const {
+    throw InputError(c_.source, line > 0 ? "line " + std::to_string(line) : "", what);
+  }
+
+  void index_nodes() {
+    const auto driven = circuit::driven_nodes(c_);
+    std::vector<std::string> fixed;
+    for (const auto& n : circuit::node_names(c_)) (driven.count(n) ? fixed : s_.names_).push_back(n);
+    s_.n_state_ = static_cast<int>(s_.names_.size());
+    s_.v_fixed_.resize(static_cast<Eigen::Index>(fixed.size()));
+    for (size_t i = 0; i < fixed.size(); ++i) {
+      s_.v_fixed_(static_cast<Eigen::Index>(i)) = driven.at(fixed[i]).value_V;
+      s_.names_.push_back(fixed[i]);
+    }
+    for (size_t i = 0; i < s_.names_.size(); ++i) s_.index_[s_.names_[i]] = static_cast<int>(i);
+    for (const auto& e : c_.elements)
+      if (e.kind == ElementKind::vsource && e.name.size() >= 1 && lower(e.name) == c_.supply) {
+        const bool plus_ground = circuit::is_ground(e.n_plus);
+        s_.supply_row_ = idx(plus_ground ? e.n_minus : e.n_plus);
+        s_.supply_sign_ = plus_ground ? -1 : 1;
+        s_.supply_V_ = e.value;
+      }
+  }
+  static std::string lower(std::string s) {
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  }
+  int idx(const std::string& n) const { return circuit::is_ground(n) ? -1 : s_.index_.at(n); }
+
+  void add(Triplets& t, int r, int col, double v) {
+    if (r >= 0 && col >= 0) t.emplace_back(r, col, v);
+  }
+  // Current g*(V(a) - V(b)) leaves a, enters b.
+  void conductance(int a, int b, double g) {
+    add(lin_, a, a, -g), add(lin_, a, b, g), add(lin_, b, b, -g), add(lin_, b, a, g);
+  }
+  // Current gm*(V(cp) - V(cm)) leaves p, enters m.
+  void vccs(Triplets& t, int p, int m, int cp, int cm, double gm) {
+    add(t, p, cp, -gm), add(t, p, cm, gm), add(t, m, cp, gm), add(t, m, cm, -gm);
+  }
+  // Constant current i leaves p, enters m.
+  void current(int p, int m, double i) {
+    if (p >= 0) s_.constant_(p) -= i;
+    if (m >= 0) s_.constant_(m) += i;
+  }
+
+  void stamp(const circuit::Element& e) {
+    const int p = idx(e.n_plus), m = idx(e.n_minus);
+    switch (e.kind) {
+      case ElementKind::resistor: conductance(p, m, 1.0 / e.value); break;
+      case ElementKind::capacitor: caps_.push_back({p, m, e.value, e.line}); break;
+      case ElementKind::vsource: break;
+      case ElementKind::isource: current(p, m, e.value); break;
+      case ElementKind::vccs: vccs(lin_, p, m, idx(e.c_plus), idx(e.c_minus), e.value); break;
+      case ElementKind::bsource: bsource(e, p, m); break;
+    }
+  }
+
+  void bsource(const circuit::Element& e, int p, int m) {
+    circuit::Transconductance t;
+    if (!circuit::match_transconductance(e.expr, t)) {
+      s_.generic_.push_back({p, m, compile(e.expr)});
+      return;
+    }
+    const int in = idx(t.input);
+    if (!t.tanh_input) {
+      vccs(lin_, p, m, in, -1, t.gain);
+      current(p, m, -t.gain * t.offset_V);
+    } else if (t.offset_V == 0) {
+      vccs(tanh_[t.scale_V], p, m, in, -1, t.gain);
+    } else {
+      s_.offset_devices_.push_back({p, m, in, t.gain, t.offset_V, t.scale_V});
+    }
+  }
+
+  CompiledExpr compile(const circuit::Expr& e) const {
+    CompiledExpr c{e.op, e.value, -1, -1, {}};
+    if (e.op == circuit::Expr::Op::voltage) {
+      c.a = idx(e.node_a);
+      c.b = e.node_b.empty() ? -1 : idx(e.node_b);
+    }
+    for (const auto& a : e.args) c.args.push_back(compile(a));
+    return c;
+  }
+
+  struct Cap {
+    int a, b;
+    double c_F;
+    int line;
+  };
+
+  int first_line(const std::string& node) const {
+    for (const auto& e : c_.elements)
+      if (e.n_plus == node || e.n_minus == node) return e.line;
+    return 0;
+  }
+
+  void capacitance() {
+    const int n = s_.n_state_;
+    Eigen::MatrixXd C = Eigen::MatrixXd::Zero(n, n);
+    auto free_node = [&](int i) { return i >= 0 && i < n; };
+    for (const auto& k : caps_) {
+      if (free_node(k.a)) C(k.a, k.a) += k.c_F;
+      if (free_node(k.b)) C(k.b, k.b) += k.c_F;
+      if (free_node(k.a) && free_node(k.b)) C(k.a, k.b) -= k.c_F, C(k.b, k.a) -= k.c_F;
+    }
+    for (int i = 0; i < n; ++i)
+      if (C(i, i) <= 0)
+        fail(first_line(s_.names_[i]), "node " + s_.names_[i] +
+                                           " has no capacitor: the ode backend needs a capacitor on every node not "
+                                           "held by a voltage source");
+    s_.cap_diagonal_ = (C - Eigen::MatrixXd(C.diagonal().asDiagonal())).cwiseAbs().maxCoeff() == 0;
+    if (s_.cap_diagonal_) {
+      s_.inv_cap_diag_ = C.diagonal().cwiseInverse();
+      return;
+    }
+    s_.cap_llt_.compute(C);
+    if (s_.cap_llt_.info() != Eigen::Success)
+      fail(0, "the capacitance matrix is singular: every floating capacitor group needs a path to ground");
+  }
+
+  void initial_state() {
+    s_.x0_ = Eigen::VectorXd::Zero(s_.n_state_);
+    for (const auto& e : c_.elements) {
+      if (e.kind != ElementKind::capacitor || !e.ic_V) continue;
+      const int p = idx(e.n_plus), m = idx(e.n_minus);
+      if (p >= 0 && p < s_.n_state_ && m < 0) s_.x0_(p) = *e.ic_V;
+      if (m >= 0 && m < s_.n_state_ && p < 0) s_.x0_(m) = -*e.ic_V;
+    }
+    for (const auto& [node, v] : c_.initial_V) {
+      const auto it = s_.index_.find(node);
+      if (it == s_.index_.end()) fail(c_.initial_line.at(node), ".ic names unknown node " + node);
+      if (it->second < s_.n_state_) s_.x0_(it->second) = v;
+    }
+  }
+
+  OdeSystem& s_;
+  const circuit::Circuit& c_;
+  Triplets lin_;
+  std::map<double, Triplets> tanh_;
+  std::vector<Cap> caps_;
+};
+
+OdeSystem::OdeSystem(const circuit::Circuit& c) {
+  circuit::check_topology(c);
+  Builder(*this, c).run();
+}
+
+int OdeSystem::node_index(const std::string& name) const {
+  const auto it = index_.find(name);
+  return it == index_.end() ? -1 : it->second;
+}
+
+Eigen::MatrixXd OdeSystem::stack(const Eigen::Ref<const Eigen::MatrixXd>& x, const Eigen::MatrixXd& vf) const {
+  Eigen::MatrixXd v(names_.size(), x.cols());
+  v.topRows(n_state_) = x;
+  v.bottomRows(vf.rows()) = vf;
+  return v;
+}
+
+Eigen::MatrixXd OdeSystem::injection(Eigen::Index first, Eigen::Index count, const Eigen::MatrixXd& v) const {
+  Eigen::MatrixXd i = constant_.segment(first, count).replicate(1, v.cols());
+  lin_.apply(first, v, i);
+  for (const auto& g : tanh_) g.k.apply(first, (v / g.scale_V).array().tanh().matrix(), i);
+  auto deposit = [&](int row, double sign, const Eigen::RowVectorXd& cur) {
+    if (row >= first && row < first + count) i.row(row - first) += sign * cur;
+  };
+  for (const auto& d : offset_devices_) {
+    const Eigen::RowVectorXd cur = d.gain * ((v.row(d.input).array() - d.offset_V) / d.scale_V).tanh().matrix();
+    deposit(d.plus, -1, cur), deposit(d.minus, 1, cur);
+  }
+  for (const auto& g : generic_) {
+    const Eigen::RowVectorXd cur = evaluate(g.expr, v);
+    deposit(g.plus, -1, cur), deposit(g.minus, 1, cur);
+  }
+  return i;
+}
+
+void OdeSystem::derivative(const Eigen::Ref<const Eigen::MatrixXd>& x, const Eigen::MatrixXd& vf,
+                           Eigen::Ref<Eigen::MatrixXd> dxdt) const {
+  dxdt = injection(0, n_state_, stack(x, vf));
+  apply_inverse_capacitance(dxdt);
+}
+
+Eigen::RowVectorXd OdeSystem::supply_current(const Eigen::MatrixXd& x, const Eigen::MatrixXd& vf) const {
+  if (supply_row_ < 0) return Eigen::RowVectorXd::Zero(x.cols());
+  return -supply_sign_ * injection(supply_row_, 1, stack(x, vf));
+}
+
+void OdeSystem::apply_inverse_capacitance(Eigen::Ref<Eigen::MatrixXd> y) const {
+  if (cap_diagonal_) y = inv_cap_diag_.asDiagonal() * y;
+  else y = cap_llt_.solve(y);
+}
+
+Eigen::SparseMatrix<double> OdeSystem::noise_map(const circuit::Circuit& c, double temperature_K) const {
+  const auto sources = thermal_noise(c, temperature_K);
+  Triplets t;
+  for (size_t j = 0; j < sources.size(); ++j) {
+    const double amp = std::sqrt(sources[j].psd_A2_per_Hz / 2);
+    const int a = circuit::is_ground(sources[j].a) ? -1 : index_.at(sources[j].a);
+    const int b = circuit::is_ground(sources[j].b) ? -1 : index_.at(sources[j].b);
+    if (a >= 0 && a < n_state_) t.emplace_back(a, static_cast<int>(j), amp);
+    if (b >= 0 && b < n_state_) t.emplace_back(b, static_cast<int>(j), -amp);
+  }
+  Eigen::SparseMatrix<double> m(n_state_, static_cast<Eigen::Index>(sources.size()));
+  m.setFromTriplets(t.begin(), t.end());
+  return m;
+}
+
+}  // namespace eqsim::backend::ode

@@ -1,0 +1,106 @@
+#pragma once
+// A circuit in the supported subset compiled into the ODE
+//   C dx/dt = L v + c + sum_s K_s tanh(v / s) + (offset devices) + (generic B-sources),
+// with v = [x; v_fixed]: x the free node voltages (each needs a capacitor path),
+// v_fixed the nodes held by voltage sources. Canonical transconductors
+// (k*tanh(V(n)/s), k*V(n), with or without an input offset) become matrix
+// entries; any other B-source expression is evaluated as a tree. Every method
+// is batched: one column per independent copy of the circuit.
+#include <Eigen/Core>
+#include <Eigen/Cholesky>
+#include <Eigen/SparseCore>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "circuit/circuit.hpp"
+
+namespace eqsim::backend::ode {
+
+// A matrix stored dense when small, sparse (row-major) when large.
+struct LinearMap {
+  bool is_dense = true;
+  Eigen::MatrixXd dense;
+  Eigen::SparseMatrix<double, Eigen::RowMajor> sparse;
+  void build(Eigen::Index rows, Eigen::Index cols, const std::vector<Eigen::Triplet<double>>& t);
+  // y += rows [first, first + y.rows()) of this map times x.
+  void apply(Eigen::Index first, const Eigen::MatrixXd& x, Eigen::Ref<Eigen::MatrixXd> y) const;
+};
+
+// A B-source expression with node names resolved to indices into v (-1: ground).
+struct CompiledExpr {
+  circuit::Expr::Op op = circuit::Expr::Op::constant;
+  double value = 0;
+  int a = -1, b = -1;
+  std::vector<CompiledExpr> args;
+};
+
+class OdeSystem {
+ public:
+  // Throws InputError naming the line for a free node without a capacitor
+  // path, a singular capacitance matrix, or a topology error.
+  explicit OdeSystem(const circuit::Circuit& c);
+
+  int state_count() const { return n_state_; }
+  int node_count() const { return static_cast<int>(names_.size()); }
+  // Free nodes first, then source-held nodes.
+  const std::vector<std::string>& node_names() const { return names_; }
+  // -1 when the circuit has no such node.
+  int node_index(const std::string& name) const;
+
+  // From .ic lines, else capacitor IC= values, else 0 (n_state).
+  const Eigen::VectorXd& initial_state() const { return x0_; }
+  // Values of the holding voltage sources (n_fixed).
+  const Eigen::VectorXd& fixed_voltages() const { return v_fixed_; }
+
+  // dx/dt for free voltages x (n_state x B) and held voltages vf (n_fixed x B).
+  void derivative(const Eigen::Ref<const Eigen::MatrixXd>& x, const Eigen::MatrixXd& vf,
+                  Eigen::Ref<Eigen::MatrixXd> dxdt) const;
+
+  // Current delivered by the supply source, per column (zero without a supply).
+  Eigen::RowVectorXd supply_current(const Eigen::MatrixXd& x, const Eigen::MatrixXd& vf) const;
+  double supply_V() const { return supply_V_; }
+
+  // Noise current map (n_state x sources): column j carries +-sqrt(PSD_j / 2)
+  // (two-sided intensity, A/sqrt(Hz)) at the source's two nodes.
+  Eigen::SparseMatrix<double> noise_map(const circuit::Circuit& c, double temperature_K) const;
+
+  // y <- C^{-1} y for currents y (n_state x B).
+  void apply_inverse_capacitance(Eigen::Ref<Eigen::MatrixXd> y) const;
+
+ private:
+  struct TanhGroup {
+    double scale_V;
+    LinearMap k;
+  };
+  struct OffsetDevice {
+    int plus, minus, input;
+    double gain, offset_V, scale_V;
+  };
+  struct GenericSource {
+    int plus, minus;
+    CompiledExpr expr;
+  };
+  class Builder;
+
+  // Currents into rows [first, first + count) for full node voltages v.
+  Eigen::MatrixXd injection(Eigen::Index first, Eigen::Index count, const Eigen::MatrixXd& v) const;
+  Eigen::MatrixXd stack(const Eigen::Ref<const Eigen::MatrixXd>& x, const Eigen::MatrixXd& vf) const;
+
+  int n_state_ = 0;
+  std::vector<std::string> names_;
+  std::map<std::string, int> index_;
+  Eigen::VectorXd x0_, v_fixed_;
+  LinearMap lin_;
+  Eigen::VectorXd constant_;
+  std::vector<TanhGroup> tanh_;
+  std::vector<OffsetDevice> offset_devices_;
+  std::vector<GenericSource> generic_;
+  Eigen::VectorXd inv_cap_diag_;  // used when the capacitance matrix is diagonal
+  Eigen::LLT<Eigen::MatrixXd> cap_llt_;
+  bool cap_diagonal_ = true;
+  int supply_row_ = -1;
+  double supply_sign_ = 1, supply_V_ = 0;
+};
+
+}  // namespace eqsim::backend::ode

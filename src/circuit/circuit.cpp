@@ -1,0 +1,33 @@
+#include "circuit/circuit.hpp"
+
+#include <algorithm>
+
+namespace eqsim::circuit {
+
+bool is_ground(const std::string& node) { return node == "0" || node == "gnd"; }
+
+std::vector<std::string> node_names(const Circuit& c) {
+  std::vector<std::string> all;
+  for (const auto& e : c.elements) {
+    for (const auto* n : {&e.n_plus, &e.n_minus, &e.c_plus, &e.c_minus})
+      if (!n->empty()) all.push_back(*n);
+    if (e.kind == ElementKind::bsource) collect_nodes(e.expr, all);
+  }
+  std::erase_if(all, is_ground);
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  return all;
+}
+
+Element make_bsource(const std::string& name, const std::string& into, const std::string& expression) {
+  Element e;
+  e.kind = ElementKind::bsource;
+  e.name = name;
+  e.n_plus = "0";
+  e.n_minus = into;
+  e.expression = expression;
+  e.expr = parse_expression(expression);
+  return e;
+}
+
+}  // namespace eqsim::circuit
