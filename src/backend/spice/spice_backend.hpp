@@ -1,0 +1,22 @@
+#pragma once
+// The SPICE backend (DESIGN.md §6): the real libngspice, one engine per process
+// behind one owner inside this folder. The circuit goes in as netlist text
+// (C locale, %.17g), a transient with `uic` runs, vectors come back; thermal
+// noise is added as trnoise current sources sized to the same PSD as the ODE
+// backend's. Every ngspice failure (parse error, timestep too small, its exit
+// callback) becomes a status carrying ngspice's own message.
+#include "backend/backend.hpp"
+
+namespace eqsim::backend::spice {
+
+class SpiceBackend : public Backend {
+ public:
+  std::string name() const override;
+  RelaxSummary relax(const circuit::Circuit& c, const RelaxOptions& opt) override;
+};
+
+// The netlist lines handed to ngspice for c under opt: options, elements,
+// trnoise sources for noisy runs, no .tran (the backend issues the command).
+std::vector<std::string> spice_deck(const circuit::Circuit& c, const RelaxOptions& opt);
+
+}  // namespace eqsim::backend::spice
