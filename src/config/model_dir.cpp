@@ -119,3 +119,44 @@ learn::Mlp load_mlp_dir(const std::string& dir) {
 }
 
 }  // namespace eqsim::config
+
+namespace eqsim::config {
+
+void save_checkpoint(const std::string& dir, const Checkpoint& ck) {
+  std::vector<std::string> names;
+  model::ParamList arrays;
+  for (size_t i = 0; i < ck.names.size(); ++i) {
+    names.insert(names.end(), {ck.names[i], "adam_m_" + ck.names[i], "adam_v_" + ck.names[i]});
+    const bool has_moments = !ck.adam.m.empty();
+    arrays.push_back(ck.params[i]);
+    arrays.push_back(has_moments ? ck.adam.m[i] : Eigen::MatrixXd::Zero(ck.params[i].rows(), ck.params[i].cols()));
+    arrays.push_back(has_moments ? ck.adam.v[i] : Eigen::MatrixXd::Zero(ck.params[i].rows(), ck.params[i].cols()));
+  }
+  const std::string header = "eqsim_model: 1\nkind: checkpoint\nstep: " + std::to_string(ck.step) +
+                             "\nadam_step: " + std::to_string(ck.adam.step) + "\n";
+  write_dir(dir, header, names, arrays);
+}
+
+void load_checkpoint(const std::string& dir, Checkpoint& ck) {
+  YamlReader r = open_model_yaml(dir);
+  if (r.get<std::string>("kind", "") != "checkpoint") throw InputError(r.file(), "kind", "not a checkpoint");
+  ck.step = r.require<int>("step");
+  ck.adam.step = r.require<int>("adam_step");
+  std::vector<std::string> names;
+  model::ParamList arrays;
+  for (size_t i = 0; i < ck.names.size(); ++i) {
+    names.insert(names.end(), {ck.names[i], "adam_m_" + ck.names[i], "adam_v_" + ck.names[i]});
+    for (int k = 0; k < 3; ++k) arrays.push_back(ck.params[i]);
+  }
+  read_arrays(dir, r, names, arrays);
+  r.reject_unknown_keys();
+  ck.adam.m.clear();
+  ck.adam.v.clear();
+  for (size_t i = 0; i < ck.names.size(); ++i) {
+    ck.params[i] = arrays[3 * i];
+    ck.adam.m.push_back(arrays[3 * i + 1]);
+    ck.adam.v.push_back(arrays[3 * i + 2]);
+  }
+}
+
+}  // namespace eqsim::config

@@ -26,3 +26,22 @@ std::string model_dir_kind(const std::string& dir);
 std::string network_yaml(const model::NetworkSpec& spec);
 
 }  // namespace eqsim::config
+
+namespace eqsim::config {
+
+// Training state for --resume: the parameters, Adam moments and step count.
+struct Checkpoint {
+  long step = 0;
+  std::vector<std::string> names;
+  model::ParamList params;
+  learn::AdamState adam;
+};
+
+// Writes DIR atomically (DIR.tmp, then rename).
+void save_checkpoint(const std::string& dir, const Checkpoint& ck);
+
+// Fills ck.params/adam/step from DIR; ck.names and ck.params give the expected layout.
+// Throws InputError on a mismatched or damaged checkpoint.
+void load_checkpoint(const std::string& dir, Checkpoint& ck);
+
+}  // namespace eqsim::config

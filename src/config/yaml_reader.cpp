@@ -31,14 +31,20 @@ YAML::Node YamlReader::find(const std::string& path) const {
   return n;
 }
 
-YAML::Node YamlReader::node(const std::string& path) {
+void YamlReader::mark(const std::string& path) {
+  for (size_t dot = path.find('.'); dot != std::string::npos; dot = path.find('.', dot + 1))
+    known_.insert(path.substr(0, dot));
   known_.insert(path);
+}
+
+YAML::Node YamlReader::node(const std::string& path) {
+  mark(path);
   return find(path);
 }
 
 template <class T>
 T YamlReader::get(const std::string& path, const T& fallback) {
-  known_.insert(path);
+  mark(path);
   YAML::Node n = find(path);
   if (!n || n.IsNull()) return fallback;
   try {

@@ -22,7 +22,7 @@ class YamlReader {
   // The node at a path (invalid when absent); marks the path and its children known.
   YAML::Node node(const std::string& path);
   // Marks a path as known without reading it.
-  void mark(const std::string& path) { known_.insert(path); }
+  void mark(const std::string& path);
 
   // Throws InputError naming the first key in the tree that was never asked for.
   void reject_unknown_keys() const;

@@ -1,6 +1,7 @@
 #include "learn/assignment.hpp"
 
 #include <limits>
+#include <utility>
 
 namespace eqsim::learn {
 
@@ -11,72 +12,182 @@ Eigen::MatrixXd squared_distances(const Eigen::MatrixXd& a, const Eigen::MatrixX
   return d;
 }
 
-std::vector<int> solve_assignment(const Eigen::MatrixXd& cost) {
-  const int n = static_cast<int>(cost.rows());
-  const double inf = std::numeric_limits<double>::infinity();
-  // Rows 1..n, columns 1..n; column 0 is the virtual start. u, v dual potentials.
-  std::vector<double> u(n + 1, 0.0), v(n + 1, 0.0), min_to(n + 1);
-  std::vector<int> row_of(n + 1, 0), way(n + 1, 0);
-  std::vector<char> used(n + 1);
-  // cost is column-major: cost(i, j) with i the row. Walk rows contiguously via the transpose.
-  const Eigen::MatrixXd ct = cost.transpose();
-  // Feasible start: row then column reduction, and a greedy matching on tight edges.
-  std::vector<char> row_done(n + 1, 0);
-  for (int i = 1; i <= n; ++i) u[i] = ct.col(i - 1).minCoeff();
-  for (int j = 1; j <= n; ++j) v[j] = (cost.col(j - 1) - Eigen::Map<Eigen::VectorXd>(u.data() + 1, n)).minCoeff();
-  for (int i = 1; i <= n; ++i) {
-    for (int j = 1; j <= n; ++j) {
-      if (row_of[j] == 0 && ct(j - 1, i - 1) - u[i] - v[j] <= 0.0) {
-        row_of[j] = i;
-        row_done[i] = 1;
-        break;
+namespace {
+
+// Jonker & Volgenant (1987), "A shortest augmenting path algorithm for dense and
+// sparse linear assignment problems": column reduction with reduction transfer,
+// two rounds of augmenting row reduction, then Dijkstra augmentation for the rest.
+// x[i]: column of row i; y[j]: row of column j; v: column dual potentials.
+class Lapjv {
+ public:
+  explicit Lapjv(const Eigen::MatrixXd& cost) : n_(static_cast<int>(cost.rows())), c_(cost) {}
+
+  // Any column potentials v are dual feasible with row potentials u_i = min_j c_ij - v_j,
+  // so a warm start (the previous minibatch's prices) is exact and saves most of the work.
+  std::vector<int> solve(std::vector<double>* prices) {
+    x_.assign(n_, -1);
+    y_.assign(n_, -1);
+    std::vector<int> free_rows;
+    if (prices && static_cast<int>(prices->size()) == n_) {
+      v_ = *prices;
+      free_rows = greedy_tight_assignment();
+    } else {
+      v_.assign(n_, 0.0);
+      free_rows = column_reduction();
+      for (int round = 0; round < 2 && !free_rows.empty(); ++round) free_rows = augmenting_row_reduction(free_rows);
+    }
+    for (int f : free_rows) augment(f);
+    if (prices) *prices = v_;
+    return x_;
+  }
+
+ private:
+  double cost(int i, int j) const { return c_(i, j); }
+
+  // Each row takes its cheapest reduced-cost column if that column is still free.
+  std::vector<int> greedy_tight_assignment() {
+    std::vector<int> free_rows;
+    for (int i = 0; i < n_; ++i) {
+      int best = 0;
+      double best_cost = kInf;
+      for (int j = 0; j < n_; ++j)
+        if (cost(i, j) - v_[j] < best_cost) best_cost = cost(i, j) - v_[j], best = j;
+      if (y_[best] < 0) x_[i] = best, y_[best] = i;
+      else free_rows.push_back(i);
+    }
+    return free_rows;
+  }
+
+  std::vector<int> column_reduction() {
+    std::vector<double>& v = v_;
+    std::fill(v.begin(), v.end(), kInf);
+    std::vector<int> argmin(n_, 0);
+    for (int i = 0; i < n_; ++i)
+      for (int j = 0; j < n_; ++j)
+        if (cost(i, j) < v[j]) v[j] = cost(i, j), argmin[j] = i;
+    std::vector<char> unique(n_, 1);
+    for (int j = n_ - 1; j >= 0; --j) {
+      const int i = argmin[j];
+      if (x_[i] < 0) x_[i] = j, y_[j] = i;
+      else unique[i] = 0;
+    }
+    std::vector<int> free_rows;
+    for (int i = 0; i < n_; ++i) {
+      if (x_[i] < 0) {
+        free_rows.push_back(i);
+      } else if (unique[i]) {  // reduction transfer
+        const int j = x_[i];
+        double m = kInf;
+        for (int j2 = 0; j2 < n_; ++j2)
+          if (j2 != j) m = std::min(m, cost(i, j2) - v[j2]);
+        v[j] -= m;
       }
     }
+    return free_rows;
   }
-  for (int i = 1; i <= n; ++i) {
-    if (row_done[i]) continue;
-    row_of[0] = i;
-    int j0 = 0;
-    std::fill(min_to.begin(), min_to.end(), inf);
-    std::fill(used.begin(), used.end(), 0);
-    do {
-      used[j0] = 1;
-      const int i0 = row_of[j0];
-      const double* row = ct.col(i0 - 1).data();
-      const double ui0 = u[i0];
-      double delta = inf;
-      int j1 = 0;
-      for (int j = 1; j <= n; ++j) {
-        if (used[j]) continue;
-        const double cur = row[j - 1] - ui0 - v[j];
-        if (cur < min_to[j]) {
-          min_to[j] = cur;
-          way[j] = j0;
-        }
-        if (min_to[j] < delta) {
-          delta = min_to[j];
-          j1 = j;
+
+  std::vector<int> augmenting_row_reduction(std::vector<int> free_rows) {
+    size_t current = 0, new_free = 0, n_free = free_rows.size();
+    long rr_count = 0;
+    while (current < n_free) {
+      ++rr_count;
+      const int i = free_rows[current++];
+      int j1 = 0, j2 = -1;
+      double u1 = cost(i, 0) - v_[0], u2 = kInf;
+      for (int j = 1; j < n_; ++j) {
+        const double h = cost(i, j) - v_[j];
+        if (h < u2) {
+          if (h >= u1) u2 = h, j2 = j;
+          else u2 = u1, u1 = h, j2 = j1, j1 = j;
         }
       }
-      for (int j = 0; j <= n; ++j) {
-        if (used[j]) {
-          u[row_of[j]] += delta;
-          v[j] -= delta;
-        } else {
-          min_to[j] -= delta;
+      int i0 = y_[j1];
+      const double v1_new = v_[j1] - (u2 - u1);
+      const bool lowers = v1_new < v_[j1];
+      if (rr_count < static_cast<long>(current) * n_) {
+        if (lowers) v_[j1] = v1_new;
+        else if (i0 >= 0 && j2 >= 0) j1 = j2, i0 = y_[j2];
+        if (i0 >= 0) {
+          if (lowers) free_rows[--current] = i0;
+          else free_rows[new_free++] = i0;
+        }
+      } else if (i0 >= 0) {
+        free_rows[new_free++] = i0;
+      }
+      x_[i] = j1;
+      y_[j1] = i;
+    }
+    free_rows.resize(new_free);
+    return free_rows;
+  }
+
+  // Dijkstra from free row f over reduced costs; flips the path and updates duals.
+  void augment(int f) {
+    std::vector<int> cols(n_), pred(n_, f);
+    std::vector<double> d(n_);
+    for (int j = 0; j < n_; ++j) cols[j] = j, d[j] = cost(f, j) - v_[j];
+    int lo = 0, hi = 0, n_ready = 0, end = -1;
+    double mind = 0;  // the current shortest distance (kept here: cols[lo] may have moved on)
+    while (end < 0) {
+      if (lo == hi) {  // collect the columns at minimum distance into cols[lo, hi)
+        n_ready = lo;
+        hi = lo + 1;
+        mind = d[cols[lo]];
+        for (int k = hi; k < n_; ++k) {
+          const int j = cols[k];
+          if (d[j] <= mind) {
+            if (d[j] < mind) hi = lo, mind = d[j];
+            cols[k] = cols[hi];
+            cols[hi++] = j;
+          }
+        }
+        for (int k = lo; k < hi; ++k)
+          if (y_[cols[k]] < 0) end = cols[k];
+      }
+      if (end < 0) end = scan(lo, hi, d, cols, pred);
+    }
+    for (int k = 0; k < n_ready; ++k) v_[cols[k]] += d[cols[k]] - mind;
+    for (int i = -1, j = end; i != f;) {
+      i = pred[j];
+      y_[j] = i;
+      std::swap(j, x_[i]);
+    }
+  }
+
+  int scan(int& lo, int& hi, std::vector<double>& d, std::vector<int>& cols, std::vector<int>& pred) {
+    while (lo != hi) {
+      int j = cols[lo++];
+      const int i = y_[j];
+      const double mind = d[j];
+      const double h = cost(i, j) - v_[j] - mind;
+      for (int k = hi; k < n_; ++k) {
+        j = cols[k];
+        const double reduced = cost(i, j) - v_[j] - h;
+        if (reduced < d[j]) {
+          d[j] = reduced;
+          pred[j] = i;
+          if (reduced == mind) {
+            if (y_[j] < 0) return j;
+            cols[k] = cols[hi];
+            cols[hi++] = j;
+          }
         }
       }
-      j0 = j1;
-    } while (row_of[j0] != 0);
-    do {
-      const int j1 = way[j0];
-      row_of[j0] = row_of[j1];
-      j0 = j1;
-    } while (j0);
+    }
+    return -1;
   }
-  std::vector<int> p(n);
-  for (int j = 1; j <= n; ++j) p[row_of[j] - 1] = j - 1;
-  return p;
+
+  static constexpr double kInf = std::numeric_limits<double>::infinity();
+  int n_;
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> c_;  // rows contiguous
+  std::vector<int> x_, y_;
+  std::vector<double> v_;
+};
+
+}  // namespace
+
+std::vector<int> solve_assignment(const Eigen::MatrixXd& cost, std::vector<double>* column_prices) {
+  return Lapjv(cost).solve(column_prices);
 }
 
 }  // namespace eqsim::learn

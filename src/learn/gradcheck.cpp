@@ -37,10 +37,11 @@ std::vector<GradcheckRow> gradcheck(const model::Network& net, const Eigen::Matr
   batch_opt.batch_size = opt.batch_size;
   batch_opt.seed = opt.seed;
   batch_opt.pairing = Pairing::random;
+  FlowBatchSampler sampler(data, batch_opt);
   const int total = opt.repeats * static_cast<int>(keys.size());
   int done = 0;
   for (int rep = 0; rep < opt.repeats; ++rep) {
-    const FlowBatch batch = draw_flow_batch(data, batch_opt, rep + 1);
+    const FlowBatch batch = sampler.draw(rep + 1);
     GradientOptions exact_opt;
     exact_opt.estimator = Estimator::exact;
     exact_opt.free_relax = kConverged;

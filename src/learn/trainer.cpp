@@ -17,7 +17,9 @@ Pairing pairing_from_string(const std::string& s) {
 
 std::string to_string(Pairing p) { return p == Pairing::ot ? "ot" : "random"; }
 
-FlowBatch draw_flow_batch(const Eigen::MatrixXd& data, const TrainOptions& opt, long step) {
+FlowBatch FlowBatchSampler::draw(long step) {
+  const Eigen::MatrixXd& data = data_;
+  const TrainOptions& opt = opt_;
   std::seed_seq seq{static_cast<unsigned long long>(opt.seed), static_cast<unsigned long long>(step), 0x466c6f77ULL};
   std::mt19937_64 rng(seq);
   const int n_data = static_cast<int>(data.cols());
@@ -33,11 +35,15 @@ FlowBatch draw_flow_batch(const Eigen::MatrixXd& data, const TrainOptions& opt, 
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   Eigen::RowVectorXd t(B);
   for (int i = 0; i < B; ++i) t(i) = uniform(rng);
-  if (opt.pairing == Pairing::ot) {  // x1 column i gets the noise column p[i]
-    const auto p = solve_assignment(squared_distances(x1, x0));
-    Eigen::MatrixXd paired(x0.rows(), B);
-    for (int i = 0; i < B; ++i) paired.col(i) = x0.col(p[i]);
-    x0 = std::move(paired);
+  if (opt.pairing == Pairing::ot) {  // noise column i goes to the data column p[i]
+    if (prices_.size() != static_cast<size_t>(n_data)) prices_.assign(n_data, 0.0);
+    std::vector<double> prices(B);
+    for (int i = 0; i < B; ++i) prices[i] = prices_[idx[i]];
+    const auto p = solve_assignment(squared_distances(x0, x1), &prices);
+    for (int i = 0; i < B; ++i) prices_[idx[i]] = prices[i];
+    Eigen::MatrixXd paired(x1.rows(), B);
+    for (int i = 0; i < B; ++i) paired.col(i) = x1.col(p[i]);
+    x1 = std::move(paired);
   }
   FlowBatch b;
   b.x_t = x0 + (x1 - x0) * t.asDiagonal();
@@ -57,9 +63,10 @@ StepRecord EnergyLearner::learn(const FlowBatch& batch) {
 
 void train(Learner& learner, const Eigen::MatrixXd& data, const TrainOptions& opt, long first_step,
            const TrainHooks& hooks) {
+  FlowBatchSampler sampler(data, opt);
   for (long step = first_step + 1; step <= opt.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
-    StepRecord rec = learner.learn(draw_flow_batch(data, opt, step));
+    StepRecord rec = learner.learn(sampler.draw(step));
     rec.step = step;
     rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (hooks.on_step) hooks.on_step(rec);

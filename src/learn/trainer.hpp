@@ -26,8 +26,19 @@ struct TrainOptions {
   AdamOptions adam;
 };
 
-// Draws the flow batch of `step` from the data (64 x N, one column per image).
-FlowBatch draw_flow_batch(const Eigen::MatrixXd& data, const TrainOptions& opt, long step);
+// Draws the flow batch of each step from the data (64 x N, one column per image).
+// Keeps the OT column prices of the previous step as a warm start; the pairing is
+// the exact optimum either way, so a batch depends only on (seed, step).
+class FlowBatchSampler {
+ public:
+  FlowBatchSampler(const Eigen::MatrixXd& data, const TrainOptions& opt) : data_(data), opt_(opt) {}
+  FlowBatch draw(long step);
+
+ private:
+  const Eigen::MatrixXd& data_;
+  TrainOptions opt_;
+  std::vector<double> prices_;  // per data column
+};
 
 struct StepRecord {
   long step = 0;           // 1-based, after the update

@@ -16,8 +16,11 @@ State initial_state(const Network& net, const Eigen::MatrixXd& visible_init) {
 }
 
 void update_output(const Network& net, State& s, int m) {
+  // tanh(u) = 1 - 2/(e^{2u} + 1): Eigen vectorises exp for doubles (not tanh), ~12x
+  // faster; absolute error < 1e-14. Clamping at |u| = 20 (tanh = +-1 to double
+  // precision) keeps exp away from overflow and slow denormals.
   if (net.spec().modules[m].activation == Activation::tanh)
-    s.a[m] = s.u[m].array().tanh().matrix();
+    s.a[m] = (1.0 - 2.0 / ((2.0 * s.u[m].array().min(20.0).max(-20.0)).exp() + 1.0)).matrix();
   else
     s.a[m] = s.u[m];
 }

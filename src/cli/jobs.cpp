@@ -1,0 +1,162 @@
+#include "cli/jobs.hpp"
+
+#include <filesystem>
+#include <fmt/core.h>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "cli/progress.hpp"
+#include "config/model_dir.hpp"
+#include "data/error.hpp"
+#include "learn/mlp.hpp"
+#include "learn/sampler.hpp"
+
+namespace eqsim::cli {
+namespace fs = std::filesystem;
+
+void make_output_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) throw InputError(dir, "", "cannot create output folder: " + ec.message());
+  const fs::path probe = fs::path(dir) / ".eqsim_write_probe";
+  std::ofstream(probe) << "";
+  if (!fs::exists(probe)) throw InputError(dir, "", "output folder is not writable");
+  fs::remove(probe, ec);
+}
+
+namespace {
+
+// Keeps the header and rows with step <= last_step (drops a torn last line too).
+void truncate_log(const std::string& path, long last_step) {
+  std::ifstream in(path);
+  std::string line, kept;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header) {
+      kept += line + "\n";
+      header = false;
+      continue;
+    }
+    if (line.empty() || in.eof()) continue;  // a line without newline was torn by the kill
+    if (std::stol(line.substr(0, line.find(','))) <= last_step) kept += line + "\n";
+  }
+  in.close();
+  std::ofstream(path, std::ios::trunc) << kept;
+}
+
+}  // namespace
+
+TrainSummary train_job(const config::RunConfig& cfg, const std::string& dir, TrainKind kind, bool resume) {
+  make_output_dir(dir);
+  const std::string log_path = dir + "/train_log.csv", ck_dir = dir + "/checkpoint";
+  if (!resume && fs::exists(log_path))
+    throw InputError(log_path, "", "a training run is already here; pass --resume to continue it or choose another --out");
+  const auto digits = data::load_digits(cfg.data_path);
+
+  model::Network net(cfg.network);
+  net.init_xavier(cfg.init_gain, cfg.train.seed);
+  learn::Mlp mlp(net.size(cfg.network.visible), cfg.baselines.mlp_hidden);
+  mlp.init_xavier(cfg.init_gain, cfg.train.seed);
+  std::unique_ptr<learn::Learner> learner;
+  std::vector<std::string> names;
+  if (kind == TrainKind::energy) {
+    learner = std::make_unique<learn::EnergyLearner>(net, cfg.gradient_options(), cfg.train.adam);
+    names = net.param_names();
+  } else {
+    learner = std::make_unique<learn::MlpLearner>(mlp, cfg.train.adam);
+    names.assign(learn::Mlp::kNames, learn::Mlp::kNames + 6);
+  }
+
+  TrainSummary sum;
+  if (resume && fs::exists(ck_dir)) {
+    config::Checkpoint ck{0, names, learner->params(), {}};
+    config::load_checkpoint(ck_dir, ck);
+    learner->params() = ck.params;
+    learner->adam() = ck.adam;
+    sum.resumed_from = ck.step;
+    truncate_log(log_path, ck.step);
+    fmt::print(stderr, "resuming {} from step {}\n", dir, ck.step);
+  } else {
+    std::ofstream(log_path, std::ios::trunc) << "step,loss,grad_norm,relax_change,wall_s\n";
+  }
+  std::ofstream log(log_path, std::ios::app);
+  const std::string label = kind == TrainKind::mlp ? "train mlp" : "train " + learn::to_string(cfg.estimator);
+  ProgressLine progress(label, cfg.train.steps - sum.resumed_from);
+  std::vector<double> losses;
+  learn::TrainHooks hooks;
+  hooks.checkpoint_every = cfg.checkpoint_every;
+  hooks.on_step = [&](const learn::StepRecord& r) {
+    log << fmt::format("{},{:.10g},{:.10g},{:.6g},{:.6g}\n", r.step, r.loss, r.grad_norm, r.relax_change, r.wall_s);
+    log.flush();
+    losses.push_back(r.loss);
+    sum.wall_s += r.wall_s;
+    progress.update(r.step - sum.resumed_from, fmt::format("loss {:.4f}", r.loss));
+  };
+  hooks.on_checkpoint = [&](long step) {
+    config::save_checkpoint(ck_dir, {step, names, learner->params(), learner->adam()});
+    if (kind == TrainKind::energy) config::save_model_dir(dir + "/model", net, "trained by eqsim, step " + std::to_string(step));
+    else config::save_mlp_dir(dir + "/model", mlp);
+  };
+  learn::train(*learner, digits.images, cfg.train, sum.resumed_from, hooks);
+  sum.steps = cfg.train.steps;
+  const size_t tail = std::max<size_t>(1, losses.size() / 20);
+  for (size_t i = losses.size() - std::min(tail, losses.size()); i < losses.size(); ++i) sum.final_loss += losses[i] / tail;
+  progress.finish(fmt::format("final loss {:.4f}", sum.final_loss));
+  return sum;
+}
+
+Eigen::MatrixXd sample_job(const std::string& model_dir, const learn::SampleOptions& opt) {
+  ProgressLine progress("sample", std::lround(opt.t_end / opt.dt));
+  auto report = [&](int done, int) { progress.update(done); };
+  Eigen::MatrixXd x;
+  if (config::model_dir_kind(model_dir) == "mlp") {
+    const learn::Mlp mlp = config::load_mlp_dir(model_dir);
+    x = learn::generate(learn::mlp_velocity(mlp), static_cast<int>(mlp.params()[4].rows()), opt, report);
+  } else {
+    const model::Network net = config::load_model_dir(model_dir);
+    x = learn::generate(learn::energy_velocity(net, opt), net.size(net.spec().visible), opt, report);
+  }
+  progress.finish(fmt::format("{} samples", x.cols()));
+  return x;
+}
+
+std::vector<LabelledQuality> evaluate_job(const std::vector<std::pair<std::string, Eigen::MatrixXd>>& sets,
+                                          const std::string& data_path) {
+  const auto digits = data::load_digits(data_path);
+  const metrics::DigitClassifier clf(digits);
+  std::vector<LabelledQuality> rows;
+  for (const auto& [label, x] : sets) {
+    if (x.rows() != 64) throw InputError(label, "", "expected 64 pixels per sample, got " + std::to_string(x.rows()));
+    if (!x.allFinite()) throw InputError(label, "", "samples contain NaN or Inf");
+    rows.push_back({label, metrics::evaluate_samples(x, clf, digits)});
+  }
+  return rows;
+}
+
+std::vector<learn::GradcheckRow> gradcheck_job(const config::RunConfig& cfg, const std::string& model_dir) {
+  model::Network net(cfg.network);
+  net.init_xavier(cfg.init_gain, cfg.train.seed);
+  if (!model_dir.empty()) net = config::load_model_dir(model_dir);
+  const auto digits = data::load_digits(cfg.data_path);
+  learn::GradcheckOptions opt;
+  opt.estimators.clear();
+  for (const auto& e : cfg.gradcheck.estimators) opt.estimators.push_back(learn::estimator_from_string(e));
+  opt.betas = cfg.gradcheck.betas;
+  opt.relax_steps = cfg.gradcheck.relax_steps;
+  if (std::find(opt.relax_steps.begin(), opt.relax_steps.end(), 0) == opt.relax_steps.end()) opt.relax_steps.push_back(0);
+  opt.batch_size = cfg.gradcheck.batch_size;
+  opt.repeats = cfg.gradcheck.repeats;
+  opt.seed = cfg.train.seed + 7919;
+  opt.method = cfg.relax.method;
+  opt.dt = cfg.relax.dt;
+  std::optional<ProgressLine> progress;
+  auto rows = learn::gradcheck(net, digits.images, opt, [&](int done, int total) {
+    if (!progress) progress.emplace("gradcheck", total);
+    progress->update(done);
+  });
+  if (progress) progress->finish(fmt::format("{} rows", rows.size()));
+  return rows;
+}
+
+}  // namespace eqsim::cli

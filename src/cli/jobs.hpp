@@ -1,0 +1,44 @@
+#pragma once
+// The work behind the subcommands, shared by `eqsim run`: each job reads and
+// writes files in documented places and reports progress on stderr.
+#include <Eigen/Core>
+#include <string>
+#include <vector>
+
+#include "config/run_config.hpp"
+#include "learn/gradcheck.hpp"
+#include "metrics/quality.hpp"
+#include "report/markdown.hpp"
+
+namespace eqsim::cli {
+
+enum class TrainKind { energy, mlp };
+
+struct TrainSummary {
+  long steps = 0;
+  double final_loss = 0;   // mean loss over the last 5 % of steps
+  double wall_s = 0;       // this invocation's training time
+  long resumed_from = 0;
+};
+
+// Trains into DIR: DIR/model/ (model.yaml + .npy), DIR/train_log.csv, DIR/checkpoint/.
+// resume continues from DIR/checkpoint; without it an existing DIR/train_log.csv is an
+// InputError (nothing already written is overwritten). estimator overrides the config's.
+TrainSummary train_job(const config::RunConfig& cfg, const std::string& dir, TrainKind kind, bool resume);
+
+// Generates samples from a model folder (energy network or MLP), 64 x n in [-1, 1].
+Eigen::MatrixXd sample_job(const std::string& model_dir, const learn::SampleOptions& opt);
+
+// Quality of sets of samples (64 x n each) under the classifier trained on the real digits.
+using report::LabelledQuality;
+using report::quality_table;
+std::vector<LabelledQuality> evaluate_job(const std::vector<std::pair<std::string, Eigen::MatrixXd>>& sets,
+                                          const std::string& data_path);
+
+// The gradient checker on a model folder or a freshly initialised network (CONFIG).
+std::vector<learn::GradcheckRow> gradcheck_job(const config::RunConfig& cfg, const std::string& model_dir);
+
+// Creates a folder (and parents) or throws InputError naming it.
+void make_output_dir(const std::string& dir);
+
+}  // namespace eqsim::cli

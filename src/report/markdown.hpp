@@ -1,0 +1,33 @@
+#pragma once
+// The report a designer reads: plain structs in, Markdown text out.
+#include <string>
+#include <vector>
+
+#include "learn/gradcheck.hpp"
+#include "metrics/quality.hpp"
+
+namespace eqsim::report {
+
+struct LabelledQuality {
+  std::string label;
+  metrics::Quality quality;
+};
+
+struct TrainingRecord {
+  std::string label, log_path;
+};
+
+struct RunReport {
+  std::string name, config_source, git_revision;
+  long train_steps = 0;
+  int batch_size = 0;
+  unsigned long long seed = 0;
+  std::vector<TrainingRecord> training;
+  std::vector<LabelledQuality> quality;
+  std::vector<learn::GradcheckRow> gradcheck;
+};
+
+std::string quality_table(const std::vector<LabelledQuality>& rows);
+std::string markdown(const RunReport& r);
+
+}  // namespace eqsim::report
