@@ -1,0 +1,144 @@
+// End-to-end checks of the eqsim binary: bad input gives exit code 2 and a message
+// naming file and key, a resumed training ends with the same numbers as an
+// uninterrupted one, and outputs have the documented shapes.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cli_runner.hpp"
+#include "data/npy.hpp"
+
+using namespace eqsim;
+using testing::run_eqsim;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kQuick = testing::source_path("configs/quick.yaml");
+
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// A trained quick model shared by several tests.
+const std::string& trained_quick_model() {
+  static const std::string dir = [] {
+    const std::string d = testing::fresh_dir("cli_model");
+    const auto r = run_eqsim("train " + kQuick + " --out " + d + " --set train.steps=10");
+    REQUIRE(r.exit_code == 0);
+    return d;
+  }();
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("malformed YAML: exit 2 naming the file and line") {
+  const std::string dir = testing::fresh_dir("cli_bad_yaml");
+  const std::string cfg = write_file(dir, "broken.yaml", "train:\n  steps: [1, 2\n  seed: 3\n");
+  const auto r = run_eqsim("train " + cfg + " --out " + dir + "/out");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("broken.yaml") != std::string::npos);
+  CHECK(r.output.find("line") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir + "/out/train_log.csv"));
+}
+
+TEST_CASE("unknown key and bad values: exit 2 naming the key") {
+  const std::string dir = testing::fresh_dir("cli_bad_key");
+  auto r = run_eqsim("train " + kQuick + " --out " + dir + "/a --set train.stpes=3");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("train.stpes") != std::string::npos);
+  r = run_eqsim("train " + kQuick + " --out " + dir + "/b --set train.beta=0.05");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("train.beta") != std::string::npos);
+  CHECK(r.output.find("unstable") != std::string::npos);
+  r = run_eqsim("train " + kQuick + " --out " + dir + "/c --set train.lr=.nan");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("train.lr") != std::string::npos);
+  r = run_eqsim("train " + kQuick + " --out " + dir + "/d --set train.estimator=magic");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("train.estimator") != std::string::npos);
+}
+
+TEST_CASE("model folder with a wrong shape or a NaN: exit 2 naming file and array") {
+  const std::string dir = testing::fresh_dir("cli_bad_model");
+  fs::copy(trained_quick_model() + "/model", dir + "/model");
+  data::write_npy(dir + "/model/W_x_h1.npy", Eigen::MatrixXd::Zero(64, 127));
+  auto r = run_eqsim("sample " + dir + "/model --n 4 --out " + dir + "/s.npy");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("W_x_h1.npy") != std::string::npos);
+  CHECK(r.output.find("wrong shape") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir + "/s.npy"));
+
+  Eigen::MatrixXd w = Eigen::MatrixXd::Zero(64, 128);
+  w(3, 4) = std::nan("");
+  data::write_npy(dir + "/model/W_x_h1.npy", w);
+  r = run_eqsim("sample " + dir + "/model --n 4 --out " + dir + "/s.npy");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("NaN") != std::string::npos);
+}
+
+TEST_CASE("an unwritable output folder is a clear error") {
+  const auto r = run_eqsim("train " + kQuick + " --out /proc/eqsim_cannot_write_here");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("/proc/eqsim_cannot_write_here") != std::string::npos);
+}
+
+TEST_CASE("a second train into the same folder refuses instead of overwriting") {
+  const auto r = run_eqsim("train " + kQuick + " --out " + trained_quick_model() + " --set train.steps=10");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--resume") != std::string::npos);
+}
+
+TEST_CASE("a resumed run ends with the same numbers as an uninterrupted one") {
+  const std::string full = testing::fresh_dir("cli_full"), part = testing::fresh_dir("cli_part");
+  REQUIRE(run_eqsim("train " + kQuick + " --out " + full + " --set train.steps=20").exit_code == 0);
+  // Killed after step 10: the checkpoint is at 10 and the log has a torn line past it.
+  REQUIRE(run_eqsim("train " + kQuick + " --out " + part + " --set train.steps=10").exit_code == 0);
+  std::ofstream(part + "/train_log.csv", std::ios::app) << "11,12.3";
+  const auto r = run_eqsim("train " + kQuick + " --out " + part + " --set train.steps=20 --resume");
+  REQUIRE(r.exit_code == 0);
+  for (const char* name : {"W_x_h1", "W_h1_h2", "b_h2"})
+    CHECK(data::read_npy(full + "/model/" + name + ".npy") == data::read_npy(part + "/model/" + name + ".npy"));
+  std::ifstream a(full + "/train_log.csv"), b(part + "/train_log.csv");
+  std::string la, lb;
+  int rows = 0;
+  while (std::getline(a, la) && std::getline(b, lb)) {
+    CHECK(la.substr(0, la.rfind(',')) == lb.substr(0, lb.rfind(',')));  // all but the wall time
+    ++rows;
+  }
+  CHECK(rows == 21);
+}
+
+TEST_CASE("sample writes N x 64 in [-1, 1], the same for the same seed") {
+  const std::string dir = testing::fresh_dir("cli_sample");
+  const std::string model = trained_quick_model() + "/model";
+  REQUIRE(run_eqsim("sample " + model + " --n 50 --out " + dir + "/a.npy --seed 3").exit_code == 0);
+  REQUIRE(run_eqsim("sample " + model + " --n 50 --out " + dir + "/b.npy --seed 3 --t-end 0.5").exit_code == 0);
+  REQUIRE(run_eqsim("sample " + model + " --n 50 --out " + dir + "/c.npy --seed 3").exit_code == 0);
+  const auto a = data::read_npy(dir + "/a.npy");
+  CHECK(a.rows() == 50);
+  CHECK(a.cols() == 64);
+  CHECK(a.maxCoeff() <= 1.0);
+  CHECK(a.minCoeff() >= -1.0);
+  CHECK(a == data::read_npy(dir + "/c.npy"));
+  CHECK(a != data::read_npy(dir + "/b.npy"));
+}
+
+TEST_CASE("gradcheck writes the documented columns") {
+  const std::string dir = testing::fresh_dir("cli_gradcheck");
+  const auto r = run_eqsim("gradcheck " + kQuick + " --out " + dir + "/g.csv --set gradcheck.betas=[0.001] "
+                           "--set gradcheck.relax_steps=[10]");
+  REQUIRE(r.exit_code == 0);
+  std::ifstream in(dir + "/g.csv");
+  std::string header;
+  std::getline(in, header);
+  for (const char* col : {"estimator", "beta", "relax_steps", "temperature_K", "cosine", "rel_error"})
+    CHECK(header.find(col) != std::string::npos);
+  int rows = 0;
+  for (std::string line; std::getline(in, line);) ++rows;
+  CHECK(rows == 2 * 3);  // 2 estimators x (K=10 with converged / cut free phase, converged)
+}
