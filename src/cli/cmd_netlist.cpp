@@ -1,6 +1,54 @@
+// eqsim netlist MODEL_DIR --device-model DM --out F.cir [--mismatch-seed S]:
+// the circuit of a trained model as an ngspice netlist (DESIGN.md §5).
+#include <memory>
+#include <optional>
+
+#include "circuit/netlist.hpp"
+#include "circuit/netlister.hpp"
 #include "cli/commands.hpp"
+#include "config/device_model_yaml.hpp"
+#include "config/model_dir.hpp"
+#include "data/error.hpp"
+#include "data/npy.hpp"
 
 namespace eqsim::cli {
-// Placeholder until the netlister lands (issue 3).
-void add_netlist_command(CLI::App&) {}
+
+namespace {
+
+struct NetlistArgs {
+  std::string model_dir, device_model, out, x_t_npy;
+  std::optional<unsigned long long> mismatch_seed;
+  double t_stop_s = 0;
+};
+
+void run_netlist(const NetlistArgs& a) {
+  const auto net = config::load_model_dir(a.model_dir);
+  const auto dm = config::load_device_model(a.device_model);
+  circuit::NetlistOptions opt;
+  opt.mismatch_seed = a.mismatch_seed;
+  opt.model_name = a.model_dir;
+  opt.t_stop_s = a.t_stop_s;
+  if (!a.x_t_npy.empty()) {
+    const Eigen::MatrixXd x = data::read_npy(a.x_t_npy);
+    if (x.cols() != 1 || x.rows() != net.size(net.spec().visible))
+      throw InputError(a.x_t_npy, "", "expected a vector of " + std::to_string(net.size(net.spec().visible)) + " values");
+    opt.spring_target = x.col(0);
+  }
+  data::write_text_atomic(a.out, circuit::write_netlist(circuit::build_circuit(net, dm, opt)));
+}
+
+}  // namespace
+
+void add_netlist_command(CLI::App& app) {
+  auto a = std::make_shared<NetlistArgs>();
+  auto* cmd = app.add_subcommand("netlist", "Turn a trained model into an ngspice netlist");
+  cmd->add_option("model_dir", a->model_dir, "model folder (model.yaml + .npy arrays)")->required();
+  cmd->add_option("--device-model", a->device_model, "device model YAML (device_models/*.yaml)")->required();
+  cmd->add_option("--out", a->out, "netlist file (.cir)")->required();
+  cmd->add_option("--mismatch-seed", a->mismatch_seed, "draw device mismatch from this seed (default: ideal circuit)");
+  cmd->add_option("--x-t", a->x_t_npy, "spring targets x_t, model units (.npy vector; default zeros)");
+  cmd->add_option("--t-stop-s", a->t_stop_s, ".tran stop time (default 200 node time constants)");
+  cmd->callback([a] { run_netlist(*a); });
+}
+
 }  // namespace eqsim::cli

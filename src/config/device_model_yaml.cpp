@@ -1,0 +1,74 @@
+#include "config/device_model_yaml.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <set>
+
+#include "data/error.hpp"
+
+namespace eqsim::config {
+
+namespace {
+
+using Field = double circuit::DeviceModel::*;
+
+const std::map<std::string, Field>& fields() {
+  using D = circuit::DeviceModel;
+  static const std::map<std::string, Field> f{
+      {"VDD_V", &D::VDD_V},
+      {"temperature_K", &D::temperature_K},
+      {"v_unit_V", &D::v_unit_V},
+      {"g_unit_siemens", &D::g_unit_siemens},
+      {"c_node_F", &D::c_node_F},
+      {"transconductor_bias_A", &D::transconductor_bias_A},
+      {"gm_over_id_per_V", &D::gm_over_id_per_V},
+      {"noise_gamma", &D::noise_gamma},
+      {"pelgrom_gain_m", &D::pelgrom_gain_m},
+      {"pelgrom_offset_V_m", &D::pelgrom_offset_V_m},
+      {"pelgrom_resistor_m", &D::pelgrom_resistor_m},
+      {"pelgrom_capacitor_m", &D::pelgrom_capacitor_m},
+      {"transconductor_area_m2", &D::transconductor_area_m2},
+      {"resistor_area_m2", &D::resistor_area_m2},
+      {"capacitor_area_m2", &D::capacitor_area_m2}};
+  return f;
+}
+
+double read_number(const std::string& path, const std::string& key, const YAML::Node& n) {
+  if (!n.IsMap() || !n["value"]) throw InputError(path, key, "expected {value: NUMBER, source: ...}");
+  if (!n["source"] && !n["assumption"]) throw InputError(path, key, "needs a source: or assumption: note");
+  try {
+    return n["value"].as<double>();
+  } catch (const YAML::Exception&) {
+    throw InputError(path, key + ".value", "not a number");
+  }
+}
+
+}  // namespace
+
+circuit::DeviceModel load_device_model(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw InputError(path, "", "cannot read device model");
+  } catch (const YAML::Exception& e) {
+    throw InputError(path, "line " + std::to_string(e.mark.line + 1), e.msg);
+  }
+  if (!root.IsMap()) throw InputError(path, "", "expected a map of keys");
+  circuit::DeviceModel dm;
+  dm.source = path;
+  dm.name = root["name"] ? root["name"].as<std::string>() : path;
+  for (const auto& kv : root) {
+    const auto key = kv.first.as<std::string>();
+    if (key != "name" && key != "description" && !fields().count(key)) throw InputError(path, key, "unknown key");
+  }
+  for (const auto& [key, field] : fields()) {
+    if (!root[key]) throw InputError(path, key, "missing");
+    dm.*field = read_number(path, key, root[key]);
+  }
+  circuit::validate(dm);
+  return dm;
+}
+
+}  // namespace eqsim::config

@@ -1,0 +1,201 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "backend/ode/ode_backend.hpp"
+#include "backend/spice/spice_backend.hpp"
+#include "circuit/mismatch.hpp"
+#include "circuit/netlist.hpp"
+#include "circuit/netlister.hpp"
+#include "config/device_model_yaml.hpp"
+#include "data/error.hpp"
+#include "helpers.hpp"
+#include "model/relax.hpp"
+
+using namespace eqsim;
+
+namespace {
+
+std::string source_path(const std::string& rel) { return std::string(EQSIM_SOURCE_DIR) + "/" + rel; }
+
+circuit::DeviceModel dm65() { return config::load_device_model(source_path("device_models/generic-65nm.yaml")); }
+
+// The trainer's equilibrium (model units), every unit of every module stacked.
+Eigen::VectorXd trainer_equilibrium(const model::Network& net, const Eigen::VectorXd& x_t, double nudge_g,
+                                    const Eigen::VectorXd& nudge_target) {
+  model::Clamp clamp;
+  clamp.spring_target = x_t;
+  clamp.spring_g = net.spec().spring_lambda * net.spec().leak;
+  clamp.nudge_g = nudge_g;
+  if (nudge_g != 0) clamp.nudge_target = nudge_target;
+  auto s = model::initial_state(net, x_t);
+  const auto sum = model::relax(net, clamp, s, {model::RelaxMethod::block, 2000, 0.1, 1e-14});
+  REQUIRE(sum.converged);
+  Eigen::VectorXd u(0);
+  for (const auto& m : s.u) {
+    u.conservativeResize(u.size() + m.rows());
+    u.tail(m.rows()) = m.col(0);
+  }
+  return u;
+}
+
+// Largest |V/v_unit - u| over every unit node.
+double max_unit_error(const model::Network& net, const backend::RelaxSummary& s, const Eigen::VectorXd& u,
+                      double v_unit_V) {
+  std::map<std::string, double> v;
+  for (size_t i = 0; i < s.nodes.size(); ++i) v[s.nodes[i]] = s.final_V(static_cast<Eigen::Index>(i));
+  double err = 0;
+  int k = 0;
+  for (int m = 0; m < net.module_count(); ++m)
+    for (int i = 0; i < net.size(m); ++i, ++k) err = std::max(err, std::abs(v.at(circuit::unit_node(net, m, i)) / v_unit_V - u(k)));
+  return err;
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const auto p = std::filesystem::temp_directory_path() / name;
+  std::ofstream(p) << text;
+  return p.string();
+}
+
+backend::RelaxOptions tight() {
+  backend::RelaxOptions opt;
+  opt.settle_tol_V = 1e-6;  // 1e-5 model units at v_unit_V = 0.1
+  return opt;
+}
+
+}  // namespace
+
+TEST_CASE("device models load, and bad ones name the file and key") {
+  const auto dm = dm65();
+  CHECK(dm.name == "generic-65nm");
+  CHECK(circuit::tau_s(dm) == doctest::Approx(50e-9));
+  CHECK(config::load_device_model(source_path("device_models/generic-28nm.yaml")).VDD_V == 0.9);
+  std::ifstream in(source_path("device_models/generic-65nm.yaml"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  auto error_of = [](const std::string& path) -> std::string {
+    try {
+      config::load_device_model(path);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  std::string missing = text;
+  missing.erase(missing.find("c_node_F:"), missing.find('\n', missing.find("c_node_F:")) - missing.find("c_node_F:") + 1);
+  const auto p1 = write_temp("dm_missing.yaml", missing);
+  CHECK(error_of(p1) == p1 + ": c_node_F: missing");
+  std::string negative = text;
+  negative.replace(negative.find("value: 50.0e-15"), 15, "value: -5.0e-15");
+  const auto p2 = write_temp("dm_negative.yaml", negative);
+  CHECK(error_of(p2).find(p2 + ": c_node_F: must be a positive number") == 0);
+  std::string unsourced = text;
+  unsourced.replace(unsourced.find("source: \"nominal core"), 7, "note:  ");
+  CHECK(error_of(write_temp("dm_nosource.yaml", unsourced)).find("VDD_V: needs a source: or assumption: note") != std::string::npos);
+}
+
+TEST_CASE("the ideal FlowEqProp circuit settles to the trainer's equilibrium (ode)") {
+  model::Network net(model::floweqprop_spec());
+  net.init_xavier(0.5, 17);
+  for (int m = 0; m < net.module_count(); ++m) net.params()[m].setRandom() *= 0.2;
+  const Eigen::VectorXd x_t = Eigen::VectorXd::Random(64);
+  circuit::NetlistOptions opt;
+  opt.spring_target = x_t;
+  const auto dm = dm65();
+  const auto c = circuit::build_circuit(net, dm, opt);
+  auto ropt = tight();
+  ropt.t_stop_s = 500 * circuit::tau_s(dm);  // the slowest coupled mode is much slower than one node's RC
+  const auto s = backend::ode::OdeBackend().relax(c, ropt);
+  REQUIRE_MESSAGE(s.status == backend::Status::settled, s.message);
+  const double err = max_unit_error(net, s, trainer_equilibrium(net, x_t, 0, {}), dm.v_unit_V);
+  MESSAGE("FlowEqProp 64-128-128: max |V/v_unit - u*| = " << err << " model units, settled after " << s.settle_time_s
+                                                         << " s, supply " << s.supply_current_final_A << " A");
+  CHECK(err < 1e-4);
+  CHECK(s.supply_current_final_A > 49152 * dm.transconductor_bias_A * 0.999);
+}
+
+TEST_CASE("a bilinear network with a negative nudge: ode, spice and the trainer agree") {
+  auto net = testing::small_network(4);
+  const Eigen::VectorXd x_t = Eigen::VectorXd::Random(6), y = Eigen::VectorXd::Random(6);
+  circuit::NetlistOptions opt;
+  opt.spring_target = x_t;
+  opt.nudge_g = -0.5;
+  opt.nudge_target = y;
+  const auto dm = dm65();
+  const auto c = circuit::build_circuit(net, dm, opt);
+  const Eigen::VectorXd u = trainer_equilibrium(net, x_t, -0.5, y);
+  const auto ode = backend::ode::OdeBackend().relax(c, tight());
+  const auto spice = backend::spice::SpiceBackend().relax(c, tight());
+  REQUIRE_MESSAGE(spice.status == backend::Status::settled, spice.message);
+  const double e_ode = max_unit_error(net, ode, u, dm.v_unit_V), e_spice = max_unit_error(net, spice, u, dm.v_unit_V);
+  MESSAGE("bilinear net: ode error " << e_ode << ", spice error " << e_spice << " model units");
+  CHECK(e_ode < 1e-4);
+  CHECK(e_spice < 1e-4);
+  CHECK(std::abs(ode.supply_current_final_A - spice.supply_current_final_A) < 1e-6 * ode.supply_current_final_A);
+}
+
+TEST_CASE("mismatched netlists: reproducible from the seed, and ode and spice agree on them") {
+  auto net = testing::small_network(8);
+  const auto dm = dm65();
+  circuit::NetlistOptions opt;
+  opt.spring_target = Eigen::VectorXd::Random(6);
+  opt.mismatch_seed = 42;
+  const auto text = circuit::write_netlist(circuit::build_circuit(net, dm, opt));
+  CHECK(text == circuit::write_netlist(circuit::build_circuit(net, dm, opt)));
+  opt.mismatch_seed = 43;
+  CHECK(text != circuit::write_netlist(circuit::build_circuit(net, dm, opt)));
+  CHECK(text.find("* mismatch seed: 42") != std::string::npos);
+  CHECK(text.find("BW_x_h1_h1_3_x_2 0 h1_3 I=") != std::string::npos);
+  CHECK(text.find("BW_x_h1_x_2_h1_3 0 x_2 I=") != std::string::npos);
+  // The written text is what both backends read.
+  const auto c = circuit::parse_netlist(text, "mismatch42.cir");
+  const auto ode = backend::ode::OdeBackend().relax(c, tight());
+  const auto spice = backend::spice::SpiceBackend().relax(c, tight());
+  REQUIRE_MESSAGE(spice.status == backend::Status::settled, spice.message);
+  std::map<std::string, double> v_spice;
+  for (size_t i = 0; i < spice.nodes.size(); ++i) v_spice[spice.nodes[i]] = spice.final_V(static_cast<Eigen::Index>(i));
+  double d = 0;
+  for (size_t i = 0; i < ode.nodes.size(); ++i)
+    d = std::max(d, std::abs(ode.final_V(static_cast<Eigen::Index>(i)) - v_spice.at(ode.nodes[i])));
+  MESSAGE("mismatched bilinear netlist: max |V_ode - V_spice| = " << d << " V");
+  CHECK(ode.nodes.size() == spice.nodes.size());
+  CHECK(d < 1e-3 * dm.v_unit_V);
+}
+
+TEST_CASE("mismatch draws follow Pelgrom sigma = A / sqrt(area)") {
+  const auto dm = dm65();
+  circuit::MismatchSampler a(dm, 3), b(dm, 3);
+  double s2 = 0, o2 = 0;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) {
+    const double g = a.gain_factor() - 1, o = a.offset_V();
+    CHECK(g + 1 == b.gain_factor());
+    CHECK(o == b.offset_V());
+    s2 += g * g, o2 += o * o;
+  }
+  CHECK(std::sqrt(s2 / n) == doctest::Approx(1e-8 / std::sqrt(1e-12)).epsilon(0.03));
+  CHECK(std::sqrt(o2 / n) == doctest::Approx(3e-9 / std::sqrt(1e-12)).epsilon(0.03));
+}
+
+TEST_CASE("stock ngspice -b runs a generated netlist without an error") {
+  auto net = testing::small_network(2);
+  circuit::NetlistOptions opt;
+  opt.spring_target = Eigen::VectorXd::Random(6);
+  opt.mismatch_seed = 1;
+  opt.model_name = "testing::small_network(2) (tests/helpers.hpp, bilinear rank 3), x_t random";
+  const auto path = write_temp("eqsim_generated.cir", circuit::write_netlist(circuit::build_circuit(net, dm65(), opt)));
+  const auto log = path + ".log";
+  const int rc = std::system(("ngspice -b -r " + path + ".raw " + path + " > " + log + " 2>&1").c_str());
+  std::ifstream in(log);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string out = ss.str();
+  CHECK(rc == 0);
+  CHECK(out.find("rror") == std::string::npos);
+  CHECK(out.find("Circuit: * eqsim netlist") != std::string::npos);
+}
