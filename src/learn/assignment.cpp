@@ -122,59 +122,46 @@ class Lapjv {
   }
 
   // Dijkstra from free row f over reduced costs; flips the path and updates duals.
+  // Branch-free passes over all columns (scanned ones are masked by +inf) so the
+  // compiler vectorises them: this is where the time goes.
   void augment(int f) {
-    std::vector<int> cols(n_), pred(n_, f);
-    std::vector<double> d(n_);
-    for (int j = 0; j < n_; ++j) cols[j] = j, d[j] = cost(f, j) - v_[j];
-    int lo = 0, hi = 0, n_ready = 0, end = -1;
-    double mind = 0;  // the current shortest distance (kept here: cols[lo] may have moved on)
+    const double* row = c_.row(f).data();
+    for (int j = 0; j < n_; ++j) d_[j] = row[j] - v_[j], pred_[j] = f, mask_[j] = 0.0;
+    ready_.clear();
+    int end = -1;
+    double mind = 0;
     while (end < 0) {
-      if (lo == hi) {  // collect the columns at minimum distance into cols[lo, hi)
-        n_ready = lo;
-        hi = lo + 1;
-        mind = d[cols[lo]];
-        for (int k = hi; k < n_; ++k) {
-          const int j = cols[k];
-          if (d[j] <= mind) {
-            if (d[j] < mind) hi = lo, mind = d[j];
-            cols[k] = cols[hi];
-            cols[hi++] = j;
-          }
-        }
-        for (int k = lo; k < hi; ++k)
-          if (y_[cols[k]] < 0) end = cols[k];
+      int j = argmin_unscanned(mind);
+      mask_[j] = kInf;
+      if (y_[j] < 0) {
+        end = j;
+        break;
       }
-      if (end < 0) end = scan(lo, hi, d, cols, pred);
+      ready_.push_back(j);
+      const int i = y_[j];
+      const double* ci = c_.row(i).data();
+      const double h = ci[j] - v_[j] - mind;
+      for (int k = 0; k < n_; ++k) {
+        const double r = ci[k] - v_[k] - h + mask_[k];
+        const bool better = r < d_[k];
+        d_[k] = better ? r : d_[k];
+        pred_[k] = better ? i : pred_[k];
+      }
     }
-    for (int k = 0; k < n_ready; ++k) v_[cols[k]] += d[cols[k]] - mind;
+    for (int j : ready_) v_[j] += d_[j] - mind;
     for (int i = -1, j = end; i != f;) {
-      i = pred[j];
+      i = pred_[j];
       y_[j] = i;
       std::swap(j, x_[i]);
     }
   }
 
-  int scan(int& lo, int& hi, std::vector<double>& d, std::vector<int>& cols, std::vector<int>& pred) {
-    while (lo != hi) {
-      int j = cols[lo++];
-      const int i = y_[j];
-      const double mind = d[j];
-      const double h = cost(i, j) - v_[j] - mind;
-      for (int k = hi; k < n_; ++k) {
-        j = cols[k];
-        const double reduced = cost(i, j) - v_[j] - h;
-        if (reduced < d[j]) {
-          d[j] = reduced;
-          pred[j] = i;
-          if (reduced == mind) {
-            if (y_[j] < 0) return j;
-            cols[k] = cols[hi];
-            cols[hi++] = j;
-          }
-        }
-      }
-    }
-    return -1;
+  // The unscanned column with the smallest distance (first on ties); sets mind.
+  int argmin_unscanned(double& mind) const {
+    const double m = (Eigen::Map<const Eigen::ArrayXd>(d_.data(), n_) + Eigen::Map<const Eigen::ArrayXd>(mask_.data(), n_)).minCoeff();
+    mind = m;
+    for (int k = 0;; ++k)
+      if (d_[k] + mask_[k] == m) return k;
   }
 
   static constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -182,6 +169,8 @@ class Lapjv {
   Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> c_;  // rows contiguous
   std::vector<int> x_, y_;
   std::vector<double> v_;
+  std::vector<double> d_ = std::vector<double>(n_), mask_ = std::vector<double>(n_);  // Dijkstra scratch
+  std::vector<int> pred_ = std::vector<int>(n_), ready_;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "learn/trainer.hpp"
 
 #include <chrono>
+#include <future>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -64,9 +65,15 @@ StepRecord EnergyLearner::learn(const FlowBatch& batch) {
 void train(Learner& learner, const Eigen::MatrixXd& data, const TrainOptions& opt, long first_step,
            const TrainHooks& hooks) {
   FlowBatchSampler sampler(data, opt);
+  // The next batch (its OT pairing is single-threaded work) is drawn on a second
+  // thread while this step's relaxations run; batches depend only on (seed, step).
+  std::future<FlowBatch> next;
+  if (first_step < opt.steps) next = std::async(std::launch::async, [&] { return sampler.draw(first_step + 1); });
   for (long step = first_step + 1; step <= opt.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
-    StepRecord rec = learner.learn(sampler.draw(step));
+    const FlowBatch batch = next.get();
+    if (step < opt.steps) next = std::async(std::launch::async, [&sampler, step] { return sampler.draw(step + 1); });
+    StepRecord rec = learner.learn(batch);
     rec.step = step;
     rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (hooks.on_step) hooks.on_step(rec);

@@ -99,7 +99,9 @@ double euler_step(const Network& net, const ClampTerms& ct, const Clamp& clamp, 
 
 }  // namespace
 
-RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt) {
+namespace {
+
+RelaxSummary relax_columns(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt) {
   const ClampTerms ct = clamp_terms(clamp);
   if (clamp.hold_visible) {
     s.u[net.spec().visible] = clamp.spring_target;
@@ -114,6 +116,54 @@ RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const Relax
       sum.converged = true;
       break;
     }
+  }
+  return sum;
+}
+
+// Columns [c0, c0+n) of a state or clamp.
+State slice(const State& s, Eigen::Index c0, Eigen::Index n) {
+  State out;
+  for (size_t m = 0; m < s.u.size(); ++m) {
+    out.u.push_back(s.u[m].middleCols(c0, n));
+    out.a.push_back(s.a[m].middleCols(c0, n));
+  }
+  return out;
+}
+
+Clamp slice(const Clamp& c, Eigen::Index c0, Eigen::Index n) {
+  Clamp out = c;
+  out.spring_target = c.spring_target.middleCols(c0, n);
+  if (c.nudge_target.size() > 0) out.nudge_target = c.nudge_target.middleCols(c0, n);
+  return out;
+}
+
+// Samples relax independently: chunks of this many columns stay in cache across
+// sweeps and run in parallel (single-threaded GEMMs inside), always split the same
+// way so results do not depend on the thread count.
+constexpr Eigen::Index kChunkColumns = 192;
+
+}  // namespace
+
+RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt) {
+  const Eigen::Index B = s.batch();
+  const int chunks = static_cast<int>((B + kChunkColumns - 1) / kChunkColumns);
+  if (chunks <= 1) return relax_columns(net, clamp, s, opt);
+  std::vector<RelaxSummary> sums(chunks);
+#pragma omp parallel for schedule(dynamic)
+  for (int k = 0; k < chunks; ++k) {
+    const Eigen::Index c0 = k * kChunkColumns, n = std::min(kChunkColumns, B - c0);
+    State part = slice(s, c0, n);
+    sums[k] = relax_columns(net, slice(clamp, c0, n), part, opt);
+    for (size_t m = 0; m < s.u.size(); ++m) {
+      s.u[m].middleCols(c0, n) = part.u[m];
+      s.a[m].middleCols(c0, n) = part.a[m];
+    }
+  }
+  RelaxSummary sum{0, 0, true};
+  for (const auto& p : sums) {
+    sum.steps = std::max(sum.steps, p.steps);
+    sum.last_change = std::max(sum.last_change, p.last_change);
+    sum.converged = sum.converged && p.converged;
   }
   return sum;
 }
