@@ -61,6 +61,7 @@ class OdeSystem::Builder {
       s_.tanh_.push_back({scale, {}});
       s_.tanh_.back().k.build(n, n, t);
     }
+    offset_map(n);
     capacitance();
     initial_state();
   }
@@ -137,7 +138,7 @@ class OdeSystem::Builder {
     } else if (t.offset_V == 0) {
       vccs(tanh_[t.scale_V], p, m, in, -1, t.gain);
     } else {
-      s_.offset_devices_.push_back({p, m, in, t.gain, t.offset_V, t.scale_V});
+      offset_devices_.push_back({p, m, in, t.gain, t.offset_V, t.scale_V});
     }
   }
 
@@ -149,6 +150,29 @@ class OdeSystem::Builder {
     }
     for (const auto& a : e.args) c.args.push_back(compile(a));
     return c;
+  }
+
+  struct OffsetDevice {
+    int plus, minus, input;
+    double gain, offset_V, scale_V;
+  };
+
+  void offset_map(Eigen::Index n) {
+    auto& o = s_.offset_;
+    const auto D = static_cast<Eigen::Index>(offset_devices_.size());
+    o.offset_V.resize(D);
+    o.inv_scale.resize(D);
+    Triplets t;
+    for (Eigen::Index d = 0; d < D; ++d) {
+      const auto& dev = offset_devices_[static_cast<size_t>(d)];
+      o.input.push_back(dev.input);
+      o.offset_V(d) = dev.offset_V;
+      o.inv_scale(d) = 1.0 / dev.scale_V;
+      add(t, dev.plus, static_cast<int>(d), -dev.gain);
+      add(t, dev.minus, static_cast<int>(d), dev.gain);
+    }
+    o.out.resize(n, D);
+    o.out.setFromTriplets(t.begin(), t.end());
   }
 
   struct Cap {
@@ -207,6 +231,7 @@ class OdeSystem::Builder {
   Triplets lin_;
   std::map<double, Triplets> tanh_;
   std::vector<Cap> caps_;
+  std::vector<OffsetDevice> offset_devices_;
 };
 
 OdeSystem::OdeSystem(const circuit::Circuit& c) {
@@ -233,9 +258,11 @@ Eigen::MatrixXd OdeSystem::injection(Eigen::Index first, Eigen::Index count, con
   auto deposit = [&](int row, double sign, const Eigen::RowVectorXd& cur) {
     if (row >= first && row < first + count) i.row(row - first) += sign * cur;
   };
-  for (const auto& d : offset_devices_) {
-    const Eigen::RowVectorXd cur = d.gain * ((v.row(d.input).array() - d.offset_V) / d.scale_V).tanh().matrix();
-    deposit(d.plus, -1, cur), deposit(d.minus, 1, cur);
+  if (offset_.out.middleRows(first, count).nonZeros() > 0) {
+    Eigen::MatrixXd t(static_cast<Eigen::Index>(offset_.input.size()), v.cols());
+    for (Eigen::Index d = 0; d < t.rows(); ++d) t.row(d) = v.row(offset_.input[static_cast<size_t>(d)]);
+    t = ((t.array().colwise() - offset_.offset_V).colwise() * offset_.inv_scale).tanh().matrix();
+    i += offset_.out.middleRows(first, count) * t;
   }
   for (const auto& g : generic_) {
     const Eigen::RowVectorXd cur = evaluate(g.expr, v);

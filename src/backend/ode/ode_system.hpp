@@ -73,9 +73,12 @@ class OdeSystem {
     double scale_V;
     LinearMap k;
   };
-  struct OffsetDevice {
-    int plus, minus, input;
-    double gain, offset_V, scale_V;
+  // Transconductors with an input offset (mismatch): gathered, then scattered
+  // through a sparse map, gain * tanh((v[input] - offset_V) / scale_V).
+  struct OffsetDevices {
+    std::vector<int> input;
+    Eigen::ArrayXd offset_V, inv_scale;
+    Eigen::SparseMatrix<double, Eigen::RowMajor> out;  // n_nodes x devices, +-gain
   };
   struct GenericSource {
     int plus, minus;
@@ -94,7 +97,7 @@ class OdeSystem {
   LinearMap lin_;
   Eigen::VectorXd constant_;
   std::vector<TanhGroup> tanh_;
-  std::vector<OffsetDevice> offset_devices_;
+  OffsetDevices offset_;
   std::vector<GenericSource> generic_;
   Eigen::VectorXd inv_cap_diag_;  // used when the capacitance matrix is diagonal
   Eigen::LLT<Eigen::MatrixXd> cap_llt_;
