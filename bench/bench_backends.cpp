@@ -1,4 +1,4 @@
-// bench_backends [T_STOP_TAU] [BATCH]: the same FlowEqProp (64-128-128) netlist,
+// bench_backends [T_STOP_TAU] [BATCH] [ode-only]: the same FlowEqProp (64-128-128) netlist,
 // ideal, relaxed by the ode and spice backends over the same time span, to the
 // same settling tolerance and output grid; prints wall times, their ratio, the
 // agreement between the backends and with the trainer's equilibrium, and the
@@ -53,11 +53,26 @@ void report(const char* name, const backend::RelaxSummary& s, double wall_s, dou
               s.supply_current_final_A, err, wall_s);
 }
 
+// Relaxes c on ngspice too; prints its figures, the agreement and the time ratio.
+void compare_with_spice(const circuit::Circuit& c, const backend::RelaxOptions& opt, const model::Network& net,
+                        const Eigen::VectorXd& x_t, double v_unit, const backend::RelaxSummary& ode, double ode_s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto spice = backend::spice::SpiceBackend().relax(c, opt);
+  const double spice_s = seconds_since(t0);
+  report("spice", spice, spice_s, trainer_error(net, x_t, spice, v_unit));
+  const auto vo = by_name(ode), vs = by_name(spice);
+  double diff = 0;
+  for (const auto& [n, v] : vo) diff = std::max(diff, std::abs(v - vs.at(n)));
+  std::printf("max |V_ode - V_spice| = %.3e V (%.3e v_unit)\n", diff, diff / v_unit);
+  std::printf("time ratio spice/ode = %.1f (goal >= 100)\n", spice_s / ode_s);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const double t_stop_tau = argc > 1 ? std::atof(argv[1]) : 100;
   const int batch = argc > 2 ? std::atoi(argv[2]) : 64;
+  const bool with_spice = !(argc > 3 && std::string(argv[3]) == "ode-only");
   const auto dm = config::load_device_model(std::string(EQSIM_SOURCE_DIR) + "/device_models/generic-65nm.yaml");
   model::Network net(model::floweqprop_spec());
   net.init_xavier(0.5, 17);
@@ -80,16 +95,7 @@ int main(int argc, char** argv) {
   const double ode_s = seconds_since(t0);
   report("ode", ode, ode_s, trainer_error(net, x_t, ode, dm.v_unit_V));
 
-  t0 = std::chrono::steady_clock::now();
-  const auto spice = backend::spice::SpiceBackend().relax(c, opt);
-  const double spice_s = seconds_since(t0);
-  report("spice", spice, spice_s, trainer_error(net, x_t, spice, dm.v_unit_V));
-
-  const auto vo = by_name(ode), vs = by_name(spice);
-  double diff = 0;
-  for (const auto& [n, v] : vo) diff = std::max(diff, std::abs(v - vs.at(n)));
-  std::printf("max |V_ode - V_spice| = %.3e V (%.3e v_unit)\n", diff, diff / dm.v_unit_V);
-  std::printf("time ratio spice/ode = %.1f (goal >= 100)\n", spice_s / ode_s);
+  if (with_spice) compare_with_spice(c, opt, net, x_t, dm.v_unit_V, ode, ode_s);
 
   // Training-scale use: one system, many spring targets at once.
   const backend::ode::OdeSystem sys(c);
