@@ -11,6 +11,8 @@
 #include "config/model_dir.hpp"
 #include "data/error.hpp"
 #include "data/npy.hpp"
+#include "report/figures.hpp"
+#include "report/html.hpp"
 #include "report/markdown.hpp"
 
 #ifndef EQSIM_GIT_REVISION
@@ -105,7 +107,25 @@ void run(const RunArgs& args) {
     rep.gradcheck = gradcheck_job(cfg, dir + "/ep/model");  // cheap to recompute; keeps the report whole
   }
 
-  data::write_text_atomic(dir + "/report.md", report::markdown(rep));
+  make_output_dir(dir + "/figures");
+  auto figure = [&](const std::string& title, const std::string& file, const report::FigureResult& res) {
+    if (!res.ok) fmt::print(stderr, "warning: figure {}: {}\n", file, res.message);
+    return report::Figure{title, "figures/" + file, res.ok, res.message};
+  };
+  std::vector<report::Series> logs;
+  for (const auto& t : rep.training) logs.push_back({t.label, t.log_path});
+  rep.training_figures.push_back(figure("Training curves", "training_curves.png",
+                                        report::plot_training_curves(logs, dir + "/figures/training_curves.png")));
+  for (size_t k = 0; k < sets.size(); ++k) {
+    const std::string file = fmt::format("samples_{}.png", k);
+    rep.sample_figures.push_back(figure("Samples: " + sets[k].first, file,
+                                        report::plot_digit_grid(sets[k].second, 8, 12, sets[k].first, dir + "/figures/" + file)));
+  }
+  rep.gradcheck_figures.push_back(figure("EP gradient error vs beta", "gradcheck.png",
+                                         report::plot_gradcheck(rep.gradcheck, dir + "/figures/gradcheck.png")));
+  const std::string md = report::markdown(rep);
+  data::write_text_atomic(dir + "/report.md", md);
+  data::write_text_atomic(dir + "/report.html", report::markdown_to_html(md, "eqsim report: " + cfg.name));
   nlohmann::json j;
   j["name"] = cfg.name;
   j["config"] = cfg.source;
@@ -121,7 +141,7 @@ void run(const RunArgs& args) {
   for (auto e : {learn::Estimator::symmetric, learn::Estimator::one_sided})
     j["gradcheck"]["bias_slope_" + learn::to_string(e)] = learn::bias_slope(rep.gradcheck, e);
   data::write_text_atomic(dir + "/summary.json", j.dump(2) + "\n");
-  fmt::print("report: {}/report.md, summary: {}/summary.json\n", dir, dir);
+  fmt::print("report: {0}/report.html ({0}/report.md), summary: {0}/summary.json\n", dir);
 }
 
 }  // namespace

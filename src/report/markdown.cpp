@@ -27,6 +27,14 @@ std::string gradcheck_table(const std::vector<learn::GradcheckRow>& rows) {
   return s;
 }
 
+std::string figures(const std::vector<Figure>& figs) {
+  std::string s;
+  for (const auto& f : figs)
+    s += f.ok ? fmt::format("![{}]({})\n\n", f.title, f.path)
+              : fmt::format("*Figure \"{}\" is missing: {}*\n\n", f.title, f.message);
+  return s;
+}
+
 }  // namespace
 
 std::string markdown(const RunReport& r) {
@@ -37,10 +45,14 @@ std::string markdown(const RunReport& r) {
        "a class counts as covered with at least 3 % of the samples. Fréchet distance is between Gaussian fits "
        "of samples and real digits in pixel space (lower is better).\n\n";
   s += quality_table(r.quality) + "\n";
+  s += figures(r.sample_figures);
+  s += "## Training\n\n";
+  s += figures(r.training_figures);
   s += "Training logs: ";
   for (const auto& t : r.training) s += fmt::format("{} (`{}`); ", t.label, t.log_path);
   s += "\n\n## EP gradient vs the exact gradient\n\nOn the trained model, EP estimates against the implicit-"
        "differentiation gradient at the converged free equilibrium (table `gradcheck.csv`).\n\n";
+  s += figures(r.gradcheck_figures);
   s += gradcheck_table(r.gradcheck);
   for (auto e : {learn::Estimator::symmetric, learn::Estimator::one_sided})
     s += fmt::format("\nBias slope of log rel. error vs log beta ({}): {:.2f}", learn::to_string(e), learn::bias_slope(r.gradcheck, e));

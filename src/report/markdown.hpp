@@ -17,6 +17,12 @@ struct TrainingRecord {
   std::string label, log_path;
 };
 
+struct Figure {
+  std::string title, path;  // path relative to the report
+  bool ok = false;
+  std::string message;      // why it is missing
+};
+
 struct RunReport {
   std::string name, config_source, git_revision;
   long train_steps = 0;
@@ -25,6 +31,7 @@ struct RunReport {
   std::vector<TrainingRecord> training;
   std::vector<LabelledQuality> quality;
   std::vector<learn::GradcheckRow> gradcheck;
+  std::vector<Figure> training_figures, sample_figures, gradcheck_figures;
 };
 
 std::string quality_table(const std::vector<LabelledQuality>& rows);

@@ -1,0 +1,86 @@
+#include "report/figures.hpp"
+
+#include <cstdio>
+#include <fmt/core.h>
+#include <fstream>
+#include <map>
+
+namespace eqsim::report {
+namespace {
+
+std::string quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
+  return q + "'";
+}
+
+FigureResult run_gnuplot(const std::string& script, const std::string& png) {
+  const std::string script_path = png + ".gp";
+  std::ofstream(script_path) << "set terminal pngcairo size 900,600 font 'sans,11'\nset output " << quoted(png) << "\n"
+                             << script;
+  const std::string cmd = "gnuplot " + script_path + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return {false, "cannot start gnuplot"};
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, pipe)) out += buf;
+  const int status = pclose(pipe);
+  if (status != 0) return {false, "gnuplot failed on " + script_path + ": " + out};
+  return {true, ""};
+}
+
+}  // namespace
+
+FigureResult plot_training_curves(const std::vector<Series>& logs, const std::string& png) {
+  std::string script =
+      "set datafile separator ','\nset key top right\nset logscale y\nset grid\nset xlabel 'training step'\n"
+      "set ylabel 'flow-matching loss 1/2|v - u|^2 (batch mean)'\nset title 'Training curves'\nplot ";
+  for (size_t i = 0; i < logs.size(); ++i)
+    script += fmt::format("{}{} using 1:2 every ::1 with lines lw 2 title {}", i ? ", " : "", quoted(logs[i].csv_path),
+                          quoted(logs[i].label));
+  return run_gnuplot(script + "\n", png);
+}
+
+FigureResult plot_digit_grid(const Eigen::MatrixXd& samples, int rows, int cols, const std::string& title,
+                             const std::string& png) {
+  const int tile = 9;  // 8 pixels + 1 gap
+  Eigen::MatrixXd image = Eigen::MatrixXd::Constant(rows * tile, cols * tile, -1.0);
+  for (int k = 0; k < std::min<int>(rows * cols, static_cast<int>(samples.cols())); ++k)
+    for (int p = 0; p < 64; ++p) image((k / cols) * tile + p / 8, (k % cols) * tile + p % 8) = samples(p, k);
+  const std::string dat = png + ".dat";
+  std::ofstream out(dat);
+  for (int r = image.rows() - 1; r >= 0; --r) {  // gnuplot's matrix rows go upwards
+    for (int c = 0; c < image.cols(); ++c) out << image(r, c) << (c + 1 < image.cols() ? " " : "\n");
+  }
+  out.close();
+  const std::string script = fmt::format(
+      "set size ratio -1\nunset key\nunset tics\nunset colorbox\nset palette gray negative\nset cbrange [-1:1]\n"
+      "set title {}\nset xrange [-0.5:{}]\nset yrange [-0.5:{}]\nplot {} matrix with image\n",
+      quoted(title), image.cols() - 0.5, image.rows() - 0.5, quoted(dat));
+  return run_gnuplot(script, png);
+}
+
+FigureResult plot_gradcheck(const std::vector<learn::GradcheckRow>& rows, const std::string& png) {
+  std::map<std::string, std::vector<const learn::GradcheckRow*>> series;
+  for (const auto& r : rows)
+    if (r.free_converged)
+      series[learn::to_string(r.estimator) + ", K = " + (r.relax_steps ? std::to_string(r.relax_steps) : std::string("converged"))]
+          .push_back(&r);
+  const std::string dat = png + ".dat";
+  std::ofstream out(dat);
+  std::string script =
+      "set logscale xy\nset grid\nset key outside right\nset xlabel 'beta'\nset ylabel '|g_EP - g_exact| / |g_exact|'\n"
+      "set title 'EP gradient error vs the exact gradient (free phase converged)'\nplot ";
+  int index = 0;
+  for (const auto& [label, pts] : series) {
+    for (const auto* r : pts) out << r->beta << ' ' << r->rel_error << '\n';
+    out << "\n\n";
+    script += fmt::format("{}{} index {} using 1:2 with linespoints lw 2 {} title {}", index ? ", " : "", quoted(dat),
+                          index, label.rfind("one_sided", 0) == 0 ? "dt 2" : "dt 1", quoted(label));
+    ++index;
+  }
+  out.close();
+  return run_gnuplot(script + "\n", png);
+}
+
+}  // namespace eqsim::report

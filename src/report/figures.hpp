@@ -1,0 +1,33 @@
+#pragma once
+// Figures for the report, drawn by gnuplot (Debian's gnuplot-nox) as PNG files.
+// Each function writes its data beside the PNG (.dat) and returns false with a
+// message when gnuplot fails, so a report can say which figure is missing.
+#include <Eigen/Core>
+#include <string>
+#include <vector>
+
+#include "learn/gradcheck.hpp"
+
+namespace eqsim::report {
+
+struct FigureResult {
+  bool ok = false;
+  std::string message;
+};
+
+struct Series {
+  std::string label, csv_path;  // a train_log.csv (columns step, loss, ...)
+};
+
+// Loss against step for several training logs (log scale).
+FigureResult plot_training_curves(const std::vector<Series>& logs, const std::string& png);
+
+// A grid of the first rows*cols digits (64 x n, values in [-1, 1]) as a grey image.
+FigureResult plot_digit_grid(const Eigen::MatrixXd& samples, int rows, int cols, const std::string& title,
+                             const std::string& png);
+
+// Relative error of the EP estimates against beta (log-log), per estimator, for the
+// converged relaxation, with a line per budget K.
+FigureResult plot_gradcheck(const std::vector<learn::GradcheckRow>& rows, const std::string& png);
+
+}  // namespace eqsim::report
