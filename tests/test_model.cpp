@@ -145,3 +145,90 @@ TEST_CASE("symmetric EP matches the exact gradient at small beta; one-sided is O
   CHECK(s1 == doctest::Approx(1.0).epsilon(0.15));
   CHECK(s2 == doctest::Approx(2.0).epsilon(0.15));
 }
+
+namespace {
+
+// A diffusion-style net: visible x with an intra coupling, tanh decoder d with an intra
+// coupling and a 3-level bias table, x-d bilinear.
+model::Network conditioned_network(unsigned long long seed) {
+  model::NetworkSpec s;
+  s.modules = {{"x", 5, model::Activation::identity, 0}, {"d", 6, model::Activation::tanh, 3}};
+  s.couplings = {{"x_d", 0, 1, model::CouplingKind::bilinear, 2},
+                 {"d_d", 1, 1, model::CouplingKind::dense, 0},
+                 {"x_x", 0, 0, model::CouplingKind::dense, 0}};
+  s.spring_lambda = 2;
+  s.alpha = 1;
+  model::Network net(s);
+  net.init_xavier(0.8, seed);
+  for (int m = 0; m < 2; ++m) net.params()[m].setRandom() *= 0.3;
+  net.params()[net.table_index(1)].setRandom() *= 0.5;
+  return net;
+}
+
+}  // namespace
+
+TEST_CASE("intra-module couplings and bias tables: exact gradient matches finite differences") {
+  auto net = conditioned_network(41);
+  CHECK(net.w(1).isApprox(net.w(1).transpose()));
+  CHECK(net.w(1).diagonal().isZero());
+  learn::FlowBatch b{Eigen::MatrixXd::Random(5, 6), Eigen::MatrixXd::Random(5, 6), {}, {0, 2, 1, 1, 0, 2}};
+  const model::RelaxOptions conv{model::RelaxMethod::euler, 200000, 0.2, 1e-14};
+  CHECK_THROWS_AS(learn::flow_batch_loss(net, b, kConverged), std::invalid_argument);  // block can't
+  learn::GradientOptions opt;
+  opt.estimator = learn::Estimator::exact;
+  opt.free_relax = conv;
+  opt.adjoint.rel_tol = 1e-13;
+  auto exact = learn::flow_gradient(net, b, opt).grad;
+  const double h = 1e-5;
+  double worst = 0;
+  for (size_t p = 0; p < net.params().size(); ++p) {
+    for (Eigen::Index k = 0; k < net.params()[p].size(); ++k) {
+      auto& m = net.params()[p];
+      const Eigen::Index r = k % m.rows(), c = k / m.rows();
+      const bool self = net.param_names()[p].rfind("W_", 0) == 0;
+      if (self && r >= c) continue;  // symmetric: perturb W_rc and W_cr together
+      auto loss_at = [&](double delta) {
+        m(r, c) += delta;
+        if (self) m(c, r) += delta;
+        const double l = learn::flow_batch_loss(net, b, conv);
+        m(r, c) -= delta;
+        if (self) m(c, r) -= delta;
+        return l;
+      };
+      const double fd = (loss_at(h) - loss_at(-h)) / (2 * h);
+      const double analytic = self ? exact[p](r, c) + exact[p](c, r) : exact[p](r, c);
+      worst = std::max(worst, std::abs(fd - analytic));
+    }
+  }
+  INFO("worst " << worst);
+  CHECK(worst < 1e-6 * std::max(1.0, model::norm(exact)));
+}
+
+TEST_CASE("Langevin relaxation samples exp(-E/T): variance T/(G + lambda) on a spring-held linear unit") {
+  model::NetworkSpec s;
+  s.modules = {{"x", 1, model::Activation::identity, 0}};
+  s.spring_lambda = 3;
+  model::Network net(s);
+  const int B = 4000;
+  Eigen::MatrixXd x_t = Eigen::MatrixXd::Constant(1, B, 0.5);
+  auto clamp = learn::free_clamp(net, x_t);
+  auto st = model::initial_state(net, x_t);
+  const double T = 0.02;
+  model::RelaxOptions o{model::RelaxMethod::euler, 400, 0.01, 0, T, 7};
+  model::relax(net, clamp, st, o);  // burn in: 4 time constants (1/(G+lambda) = 0.25)
+  double sum = 0, sum2 = 0;
+  int n = 0;
+  for (int rep = 0; rep < 20; ++rep) {
+    o.noise_seed = 100 + rep;
+    model::relax(net, clamp, st, o);
+    sum += st.u[0].sum();
+    sum2 += st.u[0].squaredNorm();
+    n += B;
+  }
+  const double mean = sum / n, var = sum2 / n - mean * mean;
+  // Exact OU with Euler-Maruyama step: Var = 2 T dt / (1 - (1 - k dt)^2), k = G + lambda.
+  const double k = 4, dt = 0.01, exact = 2 * T * dt / (1 - (1 - k * dt) * (1 - k * dt));
+  CHECK(mean == doctest::Approx(3.0 * 0.5 / 4.0).epsilon(0.01));
+  CHECK(var == doctest::Approx(exact).epsilon(0.03));
+  CHECK(exact == doctest::Approx(T / k).epsilon(0.03));
+}

@@ -21,16 +21,17 @@ Estimator estimator_from_string(const std::string& s) {
   throw std::invalid_argument("unknown estimator '" + s + "' (symmetric, one_sided, exact)");
 }
 
-model::Clamp free_clamp(const model::Network& net, const Eigen::MatrixXd& x_t) {
+model::Clamp free_clamp(const model::Network& net, const Eigen::MatrixXd& x_t, const std::vector<int>& levels) {
   model::Clamp c;
   c.spring_target = x_t;
+  c.levels = levels;
   c.spring_g = net.spec().spring_lambda * net.spec().leak;
   return c;
 }
 
 model::Clamp nudged_clamp(const model::Network& net, const FlowBatch& b, double beta) {
   const double al = net.spec().alpha * net.spec().spring_lambda;
-  model::Clamp c = free_clamp(net, b.x_t);
+  model::Clamp c = free_clamp(net, b.x_t, b.levels);
   c.nudge_g = beta * al * al * net.spec().leak;
   c.nudge_target = b.x_t + b.u_t / al;
   return c;
@@ -52,7 +53,7 @@ Eigen::RowVectorXd flow_loss(const Eigen::MatrixXd& v, const Eigen::MatrixXd& u_
 GradientResult flow_gradient(const model::Network& net, const FlowBatch& b, const GradientOptions& opt,
                              const model::State* start) {
   GradientResult r;
-  const auto free = free_clamp(net, b.x_t);
+  const auto free = free_clamp(net, b.x_t, b.levels);
   r.free_state = start ? *start : model::initial_state(net, b.x_t);
   r.free_summary = model::relax(net, free, r.free_state, opt.free_relax);
   const Eigen::MatrixXd v = spring_velocity(net, r.free_state, b.x_t);
@@ -64,13 +65,16 @@ GradientResult flow_gradient(const model::Network& net, const FlowBatch& b, cons
     for (int m = 0; m < net.module_count(); ++m) g[m] = Eigen::MatrixXd::Zero(net.size(m), b.x_t.cols());
     g[net.spec().visible] = al * (v - b.u_t);  // dL/dx per sample
     model::solve_adjoint(net, free, r.free_state, g, lambda, opt.adjoint);
-    r.grad = model::implicit_param_grad(net, r.free_state, lambda);
+    r.grad = model::implicit_param_grad(net, free, r.free_state, lambda);
     return r;
   }
   auto nudged_grad = [&](double beta) {
     model::State s = r.free_state;
-    model::relax(net, nudged_clamp(net, b, beta), s, opt.nudged_relax);
-    return model::energy_param_grad(net, s);
+    const model::Clamp clamp = nudged_clamp(net, b, beta);
+    model::RelaxOptions ro = opt.nudged_relax;
+    ro.noise_seed = opt.nudged_relax.noise_seed + (beta > 0 ? 1 : 2);
+    model::relax(net, clamp, s, ro);
+    return model::energy_param_grad(net, clamp, s);
   };
   const double beta = opt.beta;
   if (opt.estimator == Estimator::symmetric) {
@@ -79,7 +83,7 @@ GradientResult flow_gradient(const model::Network& net, const FlowBatch& b, cons
     for (auto& p : r.grad) p /= 2 * beta;
   } else {
     r.grad = nudged_grad(beta);
-    model::axpy(-1.0, model::energy_param_grad(net, r.free_state), r.grad);
+    model::axpy(-1.0, model::energy_param_grad(net, free, r.free_state), r.grad);
     for (auto& p : r.grad) p /= beta;
   }
   return r;
@@ -87,7 +91,7 @@ GradientResult flow_gradient(const model::Network& net, const FlowBatch& b, cons
 
 double flow_batch_loss(const model::Network& net, const FlowBatch& b, const model::RelaxOptions& relax) {
   model::State s = model::initial_state(net, b.x_t);
-  model::relax(net, free_clamp(net, b.x_t), s, relax);
+  model::relax(net, free_clamp(net, b.x_t, b.levels), s, relax);
   return flow_loss(spring_velocity(net, s, b.x_t), b.u_t).mean();
 }
 

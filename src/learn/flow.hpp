@@ -14,14 +14,17 @@ enum class Estimator { symmetric, one_sided, exact };
 std::string to_string(Estimator e);
 Estimator estimator_from_string(const std::string& s);  // throws std::invalid_argument
 
-// One minibatch of the flow-matching loss: flow points x_t and targets u_t = x1 - x0.
+// One minibatch of a velocity-matching loss L = 1/2|v - u_t|^2, v = alpha*lambda*(x* - x_t):
+// flow matching (x_t on the path, u_t = x1 - x0) or denoising score matching
+// (x_t = x + sigma*eps, u_t = -eps, so that v/sigma estimates the score).
 struct FlowBatch {
   Eigen::MatrixXd x_t, u_t;  // 64 x B
   Eigen::RowVectorXd t;      // flow times (the energy network ignores them; the MLP baseline uses them)
+  std::vector<int> levels;   // per-sample bias-table column (diffusion noise level); empty: none
 };
 
 // The spring clamp of the free phase at flow points x_t.
-model::Clamp free_clamp(const model::Network& net, const Eigen::MatrixXd& x_t);
+model::Clamp free_clamp(const model::Network& net, const Eigen::MatrixXd& x_t, const std::vector<int>& levels = {});
 
 // The nudged clamp F_beta = E_spring + beta*L: a conductance beta*(alpha*lambda)^2*G
 // to x_t + u_t/(alpha*lambda). Negative for beta < 0.

@@ -41,7 +41,7 @@ VelocityField energy_velocity(const model::Network& net, const SampleOptions& op
     clamp.hold_visible = true;
     model::relax(net, clamp, *state, opt.relax);
     // -alpha dE/dx with the spring excluded: alpha * (net current into x from the network).
-    const Eigen::MatrixXd f = model::module_input(net, *state, vis) - net.spec().leak * x;
+    const Eigen::MatrixXd f = model::module_input(net, clamp, *state, vis) - net.spec().leak * x;
     return net.spec().alpha * f;
   };
 }

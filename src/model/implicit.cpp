@@ -73,15 +73,23 @@ AdjointSummary solve_adjoint(const Network& net, const Clamp& clamp, const State
   return sum;
 }
 
-ParamList implicit_param_grad(const Network& net, const State& s, const std::vector<Eigen::MatrixXd>& lambda) {
+ParamList implicit_param_grad(const Network& net, const Clamp& clamp, const State& s,
+                              const std::vector<Eigen::MatrixXd>& lambda) {
   ParamList g = net.zeros_like();
   const double inv_b = 1.0 / s.batch();
-  for (int m = 0; m < net.module_count(); ++m) g[net.bias_index(m)] = inv_b * lambda[m].rowwise().sum();
+  for (int m = 0; m < net.module_count(); ++m) {
+    g[net.bias_index(m)] = inv_b * lambda[m].rowwise().sum();
+    if (const int t = net.table_index(m); t >= 0)
+      for (Eigen::Index b = 0; b < lambda[m].cols(); ++b) g[t].col(clamp.levels.at(b)) += inv_b * lambda[m].col(b);
+  }
   const auto& cs = net.spec().couplings;
   for (int c = 0; c < static_cast<int>(cs.size()); ++c) {
     const auto &ap = s.a[cs[c].p], &aq = s.a[cs[c].q];
     const auto &lp = lambda[cs[c].p], &lq = lambda[cs[c].q];
-    if (cs[c].kind == CouplingKind::dense) {
+    if (net.is_self(c)) {
+      g[net.w_index(c)].noalias() = 0.5 * inv_b * (lp * ap.transpose() + ap * lp.transpose());
+      g[net.w_index(c)].diagonal().setZero();
+    } else if (cs[c].kind == CouplingKind::dense) {
       g[net.w_index(c)].noalias() = inv_b * (lp * aq.transpose() + ap * lq.transpose());
     } else {
       const auto& U = net.w(c);

@@ -30,7 +30,8 @@ AdjointSummary solve_adjoint(const Network& net, const Clamp& clamp, const State
 
 // Mean over the batch of dL/dtheta given the adjoint lambda = H^{-1} dL/da:
 // the directional derivative of -dE/dtheta at a along lambda.
-ParamList implicit_param_grad(const Network& net, const State& s, const std::vector<Eigen::MatrixXd>& lambda);
+ParamList implicit_param_grad(const Network& net, const Clamp& clamp, const State& s,
+                              const std::vector<Eigen::MatrixXd>& lambda);
 
 // Dense H of one sample (all modules stacked in order), for tests and small nets.
 Eigen::MatrixXd dense_hessian(const Network& net, const Clamp& clamp, const State& s, int sample);

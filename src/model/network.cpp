@@ -15,6 +15,7 @@ void validate(const NetworkSpec& spec, const std::string& source) {
     const auto& mod = spec.modules[m];
     std::string key = "network.modules[" + std::to_string(m) + "]";
     if (mod.size <= 0) throw InputError(source, key + ".size", "must be positive");
+    if (mod.condition_levels < 0) throw InputError(source, key + ".condition_levels", "must be >= 0");
     if (!names.insert(mod.name).second) throw InputError(source, key + ".name", "duplicate name " + mod.name);
   }
   const int nm = static_cast<int>(spec.modules.size());
@@ -23,7 +24,8 @@ void validate(const NetworkSpec& spec, const std::string& source) {
     std::string key = "network.couplings[" + std::to_string(c) + "]";
     if (cp.p < 0 || cp.p >= nm || cp.q < 0 || cp.q >= nm)
       throw InputError(source, key, "unknown module");
-    if (cp.p == cp.q) throw InputError(source, key, "a coupling joins two different modules");
+    if (cp.p == cp.q && cp.kind != CouplingKind::dense)
+      throw InputError(source, key + ".kind", "an intra-module coupling must be dense");
     if (cp.kind == CouplingKind::bilinear && cp.rank <= 0)
       throw InputError(source, key + ".rank", "a bilinear coupling needs rank >= 1");
   }
@@ -53,6 +55,12 @@ Network::Network(NetworkSpec spec) : spec_(std::move(spec)) {
       names_.push_back("V_" + c.name);
     }
   }
+  for (const auto& m : spec_.modules) {
+    table_.push_back(m.condition_levels > 0 ? static_cast<int>(params_.size()) : -1);
+    if (m.condition_levels == 0) continue;
+    params_.push_back(Eigen::MatrixXd::Zero(m.size, m.condition_levels));
+    names_.push_back("T_" + m.name);
+  }
 }
 
 long Network::parameter_count() const {
@@ -64,14 +72,19 @@ long Network::parameter_count() const {
 void Network::init_xavier(double gain, unsigned long long seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> normal(0.0, 1.0);
-  for (size_t i = 0; i < params_.size(); ++i) {
-    auto& p = params_[i];
-    if (static_cast<int>(i) < module_count()) {
-      p.setZero();
-      continue;
+  for (auto& p : params_) p.setZero();
+  for (int c = 0; c < static_cast<int>(spec_.couplings.size()); ++c) {
+    const int n_w = spec_.couplings[c].kind == CouplingKind::bilinear ? 2 : 1;
+    for (int k = 0; k < n_w; ++k) {
+      auto& p = params_[first_w_[c] + k];
+      const double std_dev = gain * std::sqrt(2.0 / static_cast<double>(p.rows() + p.cols()));
+      for (Eigen::Index i = 0; i < p.size(); ++i) p.data()[i] = std_dev * normal(rng);
     }
-    const double std_dev = gain * std::sqrt(2.0 / static_cast<double>(p.rows() + p.cols()));
-    for (Eigen::Index k = 0; k < p.size(); ++k) p.data()[k] = std_dev * normal(rng);
+    if (is_self(c)) {
+      auto& w = params_[first_w_[c]];
+      w = (0.5 * (w + w.transpose())).eval();
+      w.diagonal().setZero();
+    }
   }
 }
 

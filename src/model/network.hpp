@@ -3,9 +3,11 @@
 // dense and bilinear low-rank couplings between modules, per-unit biases, a
 // spring on the visible module. The energy it defines is the circuit-realisable
 // Hopfield co-content form
-//   E(a) = sum_i G * int_0^{a_i} rho^{-1}(y) dy - sum_c coupling_c(a) - b^T a,
-// with coupling_c = a_p^T W a_q (dense, W is n_p x n_q) or (U^T a_p).(V^T a_q)
-// (bilinear, U is n_p x r, V is n_q x r).
+//   E(a) = sum_i G * int_0^{a_i} rho^{-1}(y) dy - sum_c coupling_c(a) - b^T a - T[:, level]^T a,
+// with coupling_c = a_p^T W a_q (dense, W is n_p x n_q), (U^T a_p).(V^T a_q)
+// (bilinear, U is n_p x r, V is n_q x r), or 1/2 a_p^T W a_p for a dense coupling of a
+// module with itself (W symmetric, zero diagonal). T is an optional per-module table of
+// biases indexed by a per-sample level (digital noise-level conditioning).
 #include <Eigen/Core>
 #include <string>
 #include <vector>
@@ -19,11 +21,12 @@ struct ModuleSpec {
   std::string name;
   int size = 0;
   Activation activation = Activation::identity;
+  int condition_levels = 0;  // > 0: a bias table T (size x levels), one column per level
 };
 
 struct CouplingSpec {
   std::string name;
-  int p = 0, q = 0;  // module indices, p != q
+  int p = 0, q = 0;  // module indices; p == q: intra-module (dense only)
   CouplingKind kind = CouplingKind::dense;
   int rank = 0;      // bilinear only
 };
@@ -41,7 +44,8 @@ struct NetworkSpec {
 void validate(const NetworkSpec& spec, const std::string& source);
 
 // Parameters as a flat list of named arrays: bias of each module (n x 1), then
-// per coupling W (dense) or U and V (bilinear). Gradients share this layout.
+// per coupling W (dense) or U and V (bilinear), then the bias tables of modules
+// that have one. Gradients share this layout.
 using ParamList = std::vector<Eigen::MatrixXd>;
 
 class Network {
@@ -63,8 +67,11 @@ class Network {
   const Eigen::MatrixXd& bias(int m) const { return params_[m]; }
   const Eigen::MatrixXd& w(int c) const { return params_[first_w_[c]]; }
   const Eigen::MatrixXd& v(int c) const { return params_[first_w_[c] + 1]; }
+  int table_index(int m) const { return table_[m]; }  // -1: the module has no table
+  bool is_self(int c) const { return spec_.couplings[c].p == spec_.couplings[c].q; }
 
-  // Xavier-normal init (std = gain*sqrt(2/(fan_in+fan_out))), zero biases.
+  // Xavier-normal init (std = gain*sqrt(2/(fan_in+fan_out))), zero biases and tables;
+// intra-module couplings symmetric with zero diagonal.
   void init_xavier(double gain, unsigned long long seed);
 
   // A zero ParamList of the same layout.
@@ -75,6 +82,7 @@ class Network {
   ParamList params_;
   std::vector<std::string> names_;
   std::vector<int> first_w_;
+  std::vector<int> table_;
 };
 
 // The FlowEqProp network of DESIGN.md §3: x(64, identity) - h1(128, tanh) - h2(128, tanh).

@@ -1,6 +1,8 @@
 #include "model/relax.hpp"
 
 #include <cmath>
+#include <random>
+#include <stdexcept>
 
 namespace eqsim::model {
 
@@ -31,7 +33,9 @@ Eigen::MatrixXd coupling_input(const Network& net, const std::vector<Eigen::Matr
   for (int c = 0; c < static_cast<int>(cs.size()); ++c) {
     const auto& cp = cs[c];
     if (cp.p != m && cp.q != m) continue;
-    if (cp.kind == CouplingKind::dense) {
+    if (cp.p == cp.q) {  // intra-module, W symmetric
+      in.noalias() += net.w(c) * x[m];
+    } else if (cp.kind == CouplingKind::dense) {
       if (cp.p == m) in.noalias() += net.w(c) * x[cp.q];
       else in.noalias() += net.w(c).transpose() * x[cp.p];
     } else {  // bilinear: U V^T a_q into p, V U^T a_p into q, through r projections
@@ -42,9 +46,11 @@ Eigen::MatrixXd coupling_input(const Network& net, const std::vector<Eigen::Matr
   return in;
 }
 
-Eigen::MatrixXd module_input(const Network& net, const State& s, int m) {
+Eigen::MatrixXd module_input(const Network& net, const Clamp& clamp, const State& s, int m) {
   Eigen::MatrixXd in = coupling_input(net, s.a, m);
   in.colwise() += net.bias(m).col(0);
+  if (const int t = net.table_index(m); t >= 0)
+    for (Eigen::Index b = 0; b < in.cols(); ++b) in.col(b) += net.params()[t].col(clamp.levels.at(b));
   return in;
 }
 
@@ -68,7 +74,7 @@ double block_sweep(const Network& net, const ClampTerms& ct, const Clamp& clamp,
   for (int m = 0; m < net.module_count(); ++m) {
     const bool vis = m == net.spec().visible;
     if (vis && clamp.hold_visible) continue;
-    Eigen::MatrixXd in = module_input(net, s, m);
+    Eigen::MatrixXd in = module_input(net, clamp, s, m);
     if (vis) in = (in + ct.source) / (G + ct.g);
     else in /= G;
     change = std::max(change, (in - s.u[m]).cwiseAbs().maxCoeff());
@@ -78,20 +84,25 @@ double block_sweep(const Network& net, const ClampTerms& ct, const Clamp& clamp,
   return change;
 }
 
-double euler_step(const Network& net, const ClampTerms& ct, const Clamp& clamp, State& s, double dt) {
+double euler_step(const Network& net, const ClampTerms& ct, const Clamp& clamp, State& s, double dt,
+                  double temperature, std::mt19937_64& rng) {
   const double G = net.spec().leak;
   std::vector<Eigen::MatrixXd> du(net.module_count());
   for (int m = 0; m < net.module_count(); ++m) {
-    du[m] = module_input(net, s, m) - G * s.u[m];
+    du[m] = module_input(net, clamp, s, m) - G * s.u[m];
     if (m == net.spec().visible) {
       if (clamp.hold_visible) du[m].setZero();
       else du[m] += ct.source - ct.g * s.u[m];
     }
   }
   double change = 0;
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const double kick = std::sqrt(2.0 * temperature * dt);
   for (int m = 0; m < net.module_count(); ++m) {
     s.u[m] += dt * du[m];
     change = std::max(change, dt * du[m].cwiseAbs().maxCoeff());
+    if (temperature > 0 && !(clamp.hold_visible && m == net.spec().visible))
+      for (Eigen::Index k = 0; k < s.u[m].size(); ++k) s.u[m].data()[k] += kick * normal(rng);
     update_output(net, s, m);
   }
   return change;
@@ -101,8 +112,11 @@ double euler_step(const Network& net, const ClampTerms& ct, const Clamp& clamp, 
 
 namespace {
 
-RelaxSummary relax_columns(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt) {
+RelaxSummary relax_columns(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt,
+                           unsigned long long chunk) {
   const ClampTerms ct = clamp_terms(clamp);
+  std::seed_seq seq{opt.noise_seed, chunk, 0x4c616e67ULL};
+  std::mt19937_64 rng(seq);
   if (clamp.hold_visible) {
     s.u[net.spec().visible] = clamp.spring_target;
     update_output(net, s, net.spec().visible);
@@ -111,7 +125,7 @@ RelaxSummary relax_columns(const Network& net, const Clamp& clamp, State& s, con
   for (sum.steps = 0; sum.steps < opt.max_steps;) {
     ++sum.steps;
     sum.last_change = opt.method == RelaxMethod::block ? block_sweep(net, ct, clamp, s)
-                                                       : euler_step(net, ct, clamp, s, opt.dt);
+                                                       : euler_step(net, ct, clamp, s, opt.dt, opt.temperature, rng);
     if (opt.tol > 0 && sum.last_change < opt.tol) {
       sum.converged = true;
       break;
@@ -134,7 +148,17 @@ Clamp slice(const Clamp& c, Eigen::Index c0, Eigen::Index n) {
   Clamp out = c;
   out.spring_target = c.spring_target.middleCols(c0, n);
   if (c.nudge_target.size() > 0) out.nudge_target = c.nudge_target.middleCols(c0, n);
+  if (!c.levels.empty()) out.levels.assign(c.levels.begin() + c0, c.levels.begin() + c0 + n);
   return out;
+}
+
+void check_method(const Network& net, const RelaxOptions& opt) {
+  if (opt.method != RelaxMethod::block) return;
+  if (opt.temperature > 0) throw std::invalid_argument("block relaxation is deterministic: use euler for temperature > 0");
+  for (int c = 0; c < static_cast<int>(net.spec().couplings.size()); ++c)
+    if (net.is_self(c))
+      throw std::invalid_argument("block relaxation needs modules without internal couplings (coupling '" +
+                                  net.spec().couplings[c].name + "'): use euler");
 }
 
 // Samples relax independently: chunks of this many columns stay in cache across
@@ -145,15 +169,16 @@ constexpr Eigen::Index kChunkColumns = 192;
 }  // namespace
 
 RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt) {
+  check_method(net, opt);
   const Eigen::Index B = s.batch();
   const int chunks = static_cast<int>((B + kChunkColumns - 1) / kChunkColumns);
-  if (chunks <= 1) return relax_columns(net, clamp, s, opt);
+  if (chunks <= 1) return relax_columns(net, clamp, s, opt, 0);
   std::vector<RelaxSummary> sums(chunks);
 #pragma omp parallel for schedule(dynamic)
   for (int k = 0; k < chunks; ++k) {
     const Eigen::Index c0 = k * kChunkColumns, n = std::min(kChunkColumns, B - c0);
     State part = slice(s, c0, n);
-    sums[k] = relax_columns(net, slice(clamp, c0, n), part, opt);
+    sums[k] = relax_columns(net, slice(clamp, c0, n), part, opt, static_cast<unsigned long long>(k));
     for (size_t m = 0; m < s.u.size(); ++m) {
       s.u[m].middleCols(c0, n) = part.u[m];
       s.a[m].middleCols(c0, n) = part.a[m];
@@ -172,7 +197,7 @@ std::vector<Eigen::MatrixXd> force(const Network& net, const Clamp& clamp, const
   const ClampTerms ct = clamp_terms(clamp);
   std::vector<Eigen::MatrixXd> f(net.module_count());
   for (int m = 0; m < net.module_count(); ++m) {
-    f[m] = module_input(net, s, m) - net.spec().leak * s.u[m];
+    f[m] = module_input(net, clamp, s, m) - net.spec().leak * s.u[m];
     if (m == net.spec().visible) f[m] += ct.source - ct.g * s.u[m];
   }
   return f;
@@ -192,13 +217,16 @@ Eigen::RowVectorXd energy(const Network& net, const Clamp& clamp, const State& s
       e += 0.5 * G * a.square().colwise().sum().matrix();
     }
     e -= net.bias(m).transpose() * s.a[m];
+    if (const int t = net.table_index(m); t >= 0)
+      for (Eigen::Index b = 0; b < s.a[m].cols(); ++b) e(b) -= net.params()[t].col(clamp.levels.at(b)).dot(s.a[m].col(b));
   }
   const auto& cs = net.spec().couplings;
   for (int c = 0; c < static_cast<int>(cs.size()); ++c) {
     const auto& ap = s.a[cs[c].p];
     const auto& aq = s.a[cs[c].q];
+    const double half = net.is_self(c) ? 0.5 : 1.0;
     if (cs[c].kind == CouplingKind::dense)
-      e -= (ap.array() * (net.w(c) * aq).array()).colwise().sum().matrix();
+      e -= half * (ap.array() * (net.w(c) * aq).array()).colwise().sum().matrix();
     else
       e -= ((net.w(c).transpose() * ap).array() * (net.v(c).transpose() * aq).array()).colwise().sum().matrix();
   }
@@ -208,15 +236,22 @@ Eigen::RowVectorXd energy(const Network& net, const Clamp& clamp, const State& s
   return e;
 }
 
-ParamList energy_param_grad(const Network& net, const State& s) {
+ParamList energy_param_grad(const Network& net, const Clamp& clamp, const State& s) {
   ParamList g = net.zeros_like();
   const double inv_b = 1.0 / s.batch();
-  for (int m = 0; m < net.module_count(); ++m) g[net.bias_index(m)] = -inv_b * s.a[m].rowwise().sum();
+  for (int m = 0; m < net.module_count(); ++m) {
+    g[net.bias_index(m)] = -inv_b * s.a[m].rowwise().sum();
+    if (const int t = net.table_index(m); t >= 0)
+      for (Eigen::Index b = 0; b < s.a[m].cols(); ++b) g[t].col(clamp.levels.at(b)) -= inv_b * s.a[m].col(b);
+  }
   const auto& cs = net.spec().couplings;
   for (int c = 0; c < static_cast<int>(cs.size()); ++c) {
     const auto& ap = s.a[cs[c].p];
     const auto& aq = s.a[cs[c].q];
-    if (cs[c].kind == CouplingKind::dense) {
+    if (net.is_self(c)) {  // E = -1/2 a^T W a over symmetric W with zero diagonal
+      g[net.w_index(c)].noalias() = -0.5 * inv_b * ap * ap.transpose();
+      g[net.w_index(c)].diagonal().setZero();
+    } else if (cs[c].kind == CouplingKind::dense) {
       g[net.w_index(c)].noalias() = -inv_b * ap * aq.transpose();
     } else {
       g[net.w_index(c)].noalias() = -inv_b * ap * (net.v(c).transpose() * aq).transpose();

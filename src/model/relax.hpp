@@ -4,7 +4,10 @@
 //  * block: exact block-coordinate (Gauss-Seidel) minimisation, module by
 //    module in listed order; exact per block because modules have no internal
 //    couplings, so each sweep can only lower the energy.
-//  * euler: the circuit dynamics C du/dt = -dE/da with C = 1, explicit Euler.
+//    (Networks with intra-module couplings need euler.)
+//  * euler: the circuit dynamics C du/dt = -dE/da with C = 1, explicit Euler; with
+//    temperature > 0 it is overdamped Langevin dynamics (Euler-Maruyama),
+//    du = -dE/da dt + sqrt(2 T dt) xi, whose stationary law is exp(-E/T).
 #include <Eigen/Core>
 
 #include "model/network.hpp"
@@ -27,6 +30,7 @@ struct Clamp {
   Eigen::MatrixXd nudge_target;   // n_visible x B (may be empty when nudge_g == 0)
   double nudge_g = 0;
   bool hold_visible = false;
+  std::vector<int> levels;  // per-sample column of the bias tables (empty: no tables)
 };
 
 enum class RelaxMethod { block, euler };
@@ -36,6 +40,8 @@ struct RelaxOptions {
   int max_steps = 20;   // sweeps (block) or Euler steps
   double dt = 0.1;      // Euler step, in units of tau = C/G
   double tol = 0;       // stop when max |du| of one step < tol (0: run max_steps)
+  double temperature = 0;             // Langevin temperature in model energy units (euler only)
+  unsigned long long noise_seed = 0;  // noise stream; callers vary it per call
 };
 
 struct RelaxSummary {
@@ -50,12 +56,14 @@ State initial_state(const Network& net, const Eigen::MatrixXd& visible_init);
 // Recomputes a = rho(u) for module m.
 void update_output(const Network& net, State& s, int m);
 
-// b_m + sum of coupling currents into module m from the outputs in s.
-Eigen::MatrixXd module_input(const Network& net, const State& s, int m);
+// b_m (+ the table column of each sample) + coupling currents into module m.
+Eigen::MatrixXd module_input(const Network& net, const Clamp& clamp, const State& s, int m);
 
 // Coupling currents only (no bias) into module m, from arbitrary outputs x.
 Eigen::MatrixXd coupling_input(const Network& net, const std::vector<Eigen::MatrixXd>& x, int m);
 
+// Throws std::invalid_argument when the method cannot relax this network
+// (block with intra-module couplings, or block with temperature > 0).
 RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt);
 
 // Total energy of each sample (1 x B), including the spring and nudge terms.
@@ -65,6 +73,6 @@ Eigen::RowVectorXd energy(const Network& net, const Clamp& clamp, const State& s
 std::vector<Eigen::MatrixXd> force(const Network& net, const Clamp& clamp, const State& s);
 
 // Mean over the batch of dE/dtheta at state s (the local products EP measures).
-ParamList energy_param_grad(const Network& net, const State& s);
+ParamList energy_param_grad(const Network& net, const Clamp& clamp, const State& s);
 
 }  // namespace eqsim::model
