@@ -61,7 +61,8 @@ circuit::DeviceModel load_device_model(const std::string& path) {
   dm.name = root["name"] ? root["name"].as<std::string>() : path;
   for (const auto& kv : root) {
     const auto key = kv.first.as<std::string>();
-    if (key != "name" && key != "description" && !fields().count(key)) throw InputError(path, key, "unknown key");
+    const bool section = key == "name" || key == "description" || key == "energy";  // energy: read by energy_yaml
+    if (!section && !fields().count(key)) throw InputError(path, key, "unknown key");
   }
   for (const auto& [key, field] : fields()) {
     if (!root[key]) throw InputError(path, key, "missing");
