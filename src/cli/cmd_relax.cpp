@@ -3,11 +3,11 @@
 // voltages as JSON. Exit 2 for a bad netlist, 1 when the circuit did not settle.
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <stdexcept>
 
 #include "backend/backend.hpp"
 #include "circuit/netlist.hpp"
 #include "cli/commands.hpp"
+#include "cli/outcome.hpp"
 #include "data/npy.hpp"
 
 namespace eqsim::cli {
@@ -67,7 +67,7 @@ void run_relax(const RelaxArgs& a) {
   const auto s = backend->relax(circuit, opt);
   data::write_text_atomic(a.out, summary_json(a, s).dump(2) + "\n");
   if (s.status != backend::Status::settled)
-    throw std::runtime_error(a.netlist + ": " + backend::to_string(s.status) + ": " + s.message);
+    throw SimulationOutcome(a.netlist + ": " + backend::to_string(s.status) + ": " + s.message);
 }
 
 }  // namespace

@@ -3,12 +3,15 @@
 #include <filesystem>
 #include <fmt/core.h>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
+#include "cli/outcome.hpp"
 #include "cli/progress.hpp"
 #include "config/model_dir.hpp"
 #include "data/error.hpp"
+#include "data/npy.hpp"
 #include "learn/mlp.hpp"
 #include "learn/sampler.hpp"
 
@@ -118,6 +121,84 @@ Eigen::MatrixXd sample_job(const std::string& model_dir, const learn::SampleOpti
     x = learn::generate(learn::energy_velocity(net, opt), net.size(net.spec().visible), opt, report);
   }
   progress.finish(fmt::format("{} samples", x.cols()));
+  return x;
+}
+
+namespace {
+
+// Samples and Euler steps beyond which the spice backend warns about its cost.
+constexpr long spice_warn_samples = 16;
+
+nlohmann::json settle_json(const SettleStats& st) {
+  return {{"relaxations", st.relaxations},
+          {"settled", st.settled},
+          {"not_settled", st.not_settled},
+          {"settle_time_mean_s", st.settled > 0 ? st.settle_time_sum_s / static_cast<double>(st.settled) : 0.0},
+          {"settle_time_max_s", st.settle_time_max_s},
+          {"per_step", {{"not_settled", st.not_settled_per_step}, {"settle_time_max_s", st.settle_time_max_per_step_s}}}};
+}
+
+nlohmann::json circuit_record(const std::string& model_dir, const learn::SampleOptions& opt,
+                              const CircuitVelocityOptions& c, const CircuitVelocity& cv) {
+  const auto& dm = c.device_model;
+  return {{"model_dir", model_dir},
+          {"n", opt.n},
+          {"t_end", opt.t_end},
+          {"dt", opt.dt},
+          {"seed", opt.seed},
+          {"backend", c.backend},
+          {"backend_version", cv.backend_version()},
+          {"device_model", {{"name", dm.name}, {"file", dm.source}, {"v_unit_V", dm.v_unit_V}, {"tau_s", circuit::tau_s(dm)}}},
+          {"circuit_elements", cv.element_count()},
+          {"mismatch_seed", c.mismatch_seed ? nlohmann::json(*c.mismatch_seed) : nlohmann::json(nullptr)},
+          {"temperature_K", c.temperature_K},
+          {"noise_seed", c.noise_seed},
+          {"relax_time_s", cv.relax_time_s()},
+          {"settle_tol_V", cv.settle_tol_V()},
+          {"settle", settle_json(cv.stats())}};
+}
+
+void write_record(const std::string& path, nlohmann::json record, const std::string& status, const std::string& message) {
+  record["status"] = status;
+  record["message"] = message;
+  data::write_text_atomic(path, record.dump(2) + "\n");
+}
+
+void warn_spice_cost(const learn::SampleOptions& opt, long steps, long elements) {
+  if (opt.n <= spice_warn_samples) return;
+  fmt::print(stderr,
+             "warning: --backend spice runs ngspice once per sample and Euler step: {} x {} = {} runs of a {}-element "
+             "circuit, one at a time; this is slow (--backend ode relaxes all samples as one batch)\n",
+             opt.n, steps, opt.n * steps, elements);
+}
+
+}  // namespace
+
+Eigen::MatrixXd sample_circuit_job(const std::string& model_dir, const learn::SampleOptions& opt,
+                                   const CircuitVelocityOptions& circuit, const std::string& record_path) {
+  if (config::model_dir_kind(model_dir) == "mlp")
+    throw InputError(model_dir, "--backend", "an MLP baseline has no circuit; use --backend ideal");
+  const model::Network net = config::load_model_dir(model_dir);
+  const long steps = std::lround(opt.t_end / opt.dt);
+  ProgressLine progress("sample (" + circuit.backend + ")", steps * opt.n);
+  CircuitVelocityOptions copt = circuit;
+  copt.on_relaxed = [&](long done, const SettleStats& st) {
+    progress.update(done, fmt::format("{} not settled", st.not_settled));
+  };
+  CircuitVelocity cv(net, copt);
+  if (circuit.backend == "spice") warn_spice_cost(opt, steps, cv.element_count());
+  Eigen::MatrixXd x;
+  try {
+    x = learn::generate(cv.field(), net.size(net.spec().visible), opt);
+  } catch (const SimulationOutcome& e) {
+    write_record(record_path, circuit_record(model_dir, opt, circuit, cv), "failed", e.what());
+    throw;
+  }
+  write_record(record_path, circuit_record(model_dir, opt, circuit, cv), "ok", "");
+  const auto& st = cv.stats();
+  progress.finish(fmt::format("{} samples", x.cols()));
+  fmt::print(stderr, "circuit in the loop ({}): {} of {} relaxations did not settle within {:.4g} s (tol {:.3g} V); record: {}\n",
+             cv.backend_version(), st.not_settled, st.relaxations, cv.relax_time_s(), cv.settle_tol_V(), record_path);
   return x;
 }
 

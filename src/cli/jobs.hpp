@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/circuit_velocity.hpp"
 #include "config/run_config.hpp"
 #include "learn/gradcheck.hpp"
 #include "metrics/quality.hpp"
@@ -28,6 +29,14 @@ TrainSummary train_job(const config::RunConfig& cfg, const std::string& dir, Tra
 
 // Generates samples from a model folder (energy network or MLP), 64 x n in [-1, 1].
 Eigen::MatrixXd sample_job(const std::string& model_dir, const learn::SampleOptions& opt);
+
+// The same with every velocity read from a circuit relaxation (energy networks, spring
+// readout; circuit in the loop). Writes record_path (JSON: backend, device model,
+// mismatch and noise seeds, temperature, relaxation window, settle statistics) and a
+// not-settled count on stderr. When a relaxation fails it still writes the record
+// (status "failed") and then throws SimulationOutcome. InputError for an MLP folder.
+Eigen::MatrixXd sample_circuit_job(const std::string& model_dir, const learn::SampleOptions& opt,
+                                   const CircuitVelocityOptions& circuit, const std::string& record_path);
 
 // Quality of sets of samples (64 x n each) under the classifier trained on the real digits.
 using report::LabelledQuality;

@@ -1,8 +1,10 @@
 // eqsim: a thin main. Subcommands live in cmd_*.cpp; exit codes per DESIGN.md §8:
-// 0 success, 2 bad input, 1 internal failure.
+// 0 success, 2 bad input, 1 internal failure or a simulation outcome short of the
+// request (SimulationOutcome, e.g. a circuit that did not settle).
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/outcome.hpp"
 #include "data/error.hpp"
 
 int main(int argc, char** argv) {
@@ -24,6 +26,9 @@ int main(int argc, char** argv) {
   } catch (const eqsim::InputError& e) {
     std::cerr << "eqsim: error: " << e.what() << "\n";
     return 2;
+  } catch (const eqsim::cli::SimulationOutcome& e) {
+    std::cerr << "eqsim: " << e.what() << "\n";
+    return e.exit_code();
   } catch (const std::exception& e) {
     std::cerr << "eqsim: internal error: " << e.what() << "\n";
     return 1;

@@ -1,0 +1,184 @@
+// Circuit in the loop (issue 3 item 7): sampling with every velocity read from a
+// circuit relaxation. The ideal circuit must reproduce the ideal sampler; mismatch
+// and noise must change the samples reproducibly from their seeds; spice and ode
+// must agree; the CLI must reject bad flag combinations naming the flag, and a
+// circuit that does not settle must end `relax` with exit 1 and a plain message.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "circuit/netlister.hpp"
+#include "cli/circuit_velocity.hpp"
+#include "cli_runner.hpp"
+#include "config/device_model_yaml.hpp"
+#include "config/model_dir.hpp"
+#include "data/npy.hpp"
+#include "helpers.hpp"
+#include "learn/sampler.hpp"
+
+using namespace eqsim;
+using testing::run_eqsim;
+
+namespace {
+
+const std::string kDeviceModel = testing::source_path("device_models/generic-65nm.yaml");
+
+// The ideal sampler with its relaxation converged (the circuit is relaxed to settling too).
+Eigen::MatrixXd ideal_samples(const model::Network& net, const learn::SampleOptions& opt) {
+  learn::SampleOptions o = opt;
+  o.relax = {model::RelaxMethod::block, 1000, 0.1, 1e-13};
+  return learn::generate(learn::energy_velocity(net, o), net.size(net.spec().visible), o);
+}
+
+struct CircuitRun {
+  Eigen::MatrixXd x;
+  cli::SettleStats stats;
+  double wall_s = 0;
+};
+
+CircuitRun circuit_samples(const model::Network& net, const learn::SampleOptions& opt, cli::CircuitVelocityOptions c) {
+  c.device_model = config::load_device_model(kDeviceModel);
+  const auto t0 = std::chrono::steady_clock::now();
+  cli::CircuitVelocity cv(net, c);
+  CircuitRun r{learn::generate(cv.field(), net.size(net.spec().visible), opt), cv.stats()};
+  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+learn::SampleOptions small_run(int n, double t_end) {
+  learn::SampleOptions opt;
+  opt.n = n;
+  opt.t_end = t_end;
+  opt.seed = 3;
+  return opt;
+}
+
+// A model folder holding the small bilinear test network.
+const std::string& small_model_dir() {
+  static const std::string dir = [] {
+    const std::string d = testing::fresh_dir("sample_circuit_model") + "/model";
+    config::save_model_dir(d, testing::small_network(8), "test network");
+    return d;
+  }();
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("ode circuit in the loop, ideal circuit: the ideal sampler's samples (FlowEqProp 64-128-128)") {
+  model::Network net(model::floweqprop_spec());
+  net.init_xavier(0.5, 17);
+  const auto opt = small_run(8, 0.08);
+  const Eigen::MatrixXd ideal = ideal_samples(net, opt);
+  const auto run = circuit_samples(net, opt, {});
+  const double err = (run.x - ideal).cwiseAbs().maxCoeff();
+  MESSAGE("8 samples, 8 Euler steps: max |x_circuit - x_ideal| = " << err << " model units; " << run.stats.relaxations
+                                                                   << " relaxations, " << run.stats.not_settled
+                                                                   << " not settled, slowest settle "
+                                                                   << run.stats.settle_time_max_s << " s; wall "
+                                                                   << run.wall_s << " s");
+  CHECK(run.stats.relaxations == 64);
+  CHECK(run.stats.not_settled == 0);
+  CHECK(err < 1e-4);
+}
+
+TEST_CASE("mismatch changes the samples, reproducibly from its seed") {
+  const auto net = testing::small_network(8);
+  const auto opt = small_run(8, 0.2);
+  const Eigen::MatrixXd ideal = ideal_samples(net, opt);
+  cli::CircuitVelocityOptions c;
+  c.mismatch_seed = 5;
+  const auto a = circuit_samples(net, opt, c), b = circuit_samples(net, opt, c);
+  c.mismatch_seed = 6;
+  const auto other = circuit_samples(net, opt, c);
+  const double vs_ideal = (a.x - ideal).cwiseAbs().maxCoeff();
+  MESSAGE("mismatch seed 5: max |x - x_ideal| = " << vs_ideal << "; seed 6 vs 5: " << (other.x - a.x).cwiseAbs().maxCoeff());
+  CHECK(vs_ideal > 1e-3);
+  CHECK(a.x == b.x);
+  CHECK((other.x - a.x).cwiseAbs().maxCoeff() > 1e-3);
+}
+
+TEST_CASE("thermal noise changes the samples, reproducibly from the noise seed") {
+  const auto net = testing::small_network(8);
+  const auto opt = small_run(4, 0.03);
+  cli::CircuitVelocityOptions c;
+  c.relax_time_s = 20 * 50e-9;  // 20 node time constants of generic-65nm
+  const auto quiet = circuit_samples(net, opt, c);
+  c.temperature_K = 300;
+  const auto a = circuit_samples(net, opt, c), b = circuit_samples(net, opt, c);
+  c.noise_seed = 2;
+  const auto other = circuit_samples(net, opt, c);
+  const double vs_quiet = (a.x - quiet.x).cwiseAbs().maxCoeff();
+  MESSAGE("300 K: max |x - x_noiseless| = " << vs_quiet << " model units after 3 steps; wall " << a.wall_s << " s");
+  CHECK(a.x == b.x);
+  CHECK(other.x != a.x);
+  CHECK(vs_quiet > 1e-5);
+  CHECK(vs_quiet < 0.05);
+}
+
+TEST_CASE("spice and ode circuits in the loop agree within 1e-3 v_unit") {
+  const auto net = testing::small_network(8);
+  const auto opt = small_run(2, 0.03);
+  cli::CircuitVelocityOptions c;
+  c.mismatch_seed = 9;
+  const auto ode = circuit_samples(net, opt, c);
+  c.backend = "spice";
+  const auto spice = circuit_samples(net, opt, c);
+  const double d = (spice.x - ode.x).cwiseAbs().maxCoeff();
+  MESSAGE("2 samples, 3 steps, mismatch seed 9: max |x_spice - x_ode| = " << d << " model units; spice " << spice.wall_s
+                                                                          << " s, ode " << ode.wall_s << " s");
+  CHECK(spice.stats.relaxations == 6);
+  CHECK(d < 1e-3);
+}
+
+TEST_CASE("eqsim sample --backend: bad combinations are exit 2 naming the flag") {
+  const std::string out = " --out " + testing::fresh_dir("sample_circuit_bad") + "/s.npy";
+  const std::string model = small_model_dir();
+  auto r = run_eqsim("sample " + model + " --n 2" + out + " --backend ode");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--device-model: required with --backend ode") != std::string::npos);
+  r = run_eqsim("sample " + model + " --n 2" + out + " --backend analog --device-model " + kDeviceModel);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--backend: unknown backend 'analog'") != std::string::npos);
+  r = run_eqsim("sample " + model + " --n 2" + out + " --mismatch-seed 3");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--mismatch-seed: only with --backend ode or spice") != std::string::npos);
+  r = run_eqsim("sample " + model + " --n 2" + out + " --backend spice --device-model " + kDeviceModel +
+                " --readout energy_gradient");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--readout") != std::string::npos);
+}
+
+TEST_CASE("eqsim sample --backend ode writes the samples and a JSON record of the relaxations") {
+  const std::string dir = testing::fresh_dir("sample_circuit_cli");
+  const auto r = run_eqsim("sample " + small_model_dir() + " --n 3 --t-end 0.02 --out " + dir +
+                           "/s.npy --backend ode --device-model " + kDeviceModel + " --mismatch-seed 4");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(r.output.find("0 of 6 relaxations did not settle") != std::string::npos);
+  const auto x = data::read_npy(dir + "/s.npy");
+  CHECK(x.rows() == 3);
+  CHECK(x.cols() == 6);
+  std::ifstream in(dir + "/s.npy.json");
+  const auto j = nlohmann::json::parse(in);
+  CHECK(j["status"] == "ok");
+  CHECK(j["backend"] == "ode");
+  CHECK(j["device_model"]["name"] == "generic-65nm");
+  CHECK(j["mismatch_seed"] == 4);
+  CHECK(j["temperature_K"] == 0.0);
+  CHECK(j["settle"]["relaxations"] == 6);
+  CHECK(j["settle"]["not_settled"] == 0);
+  CHECK(j["settle"]["per_step"]["not_settled"].size() == 2);
+}
+
+TEST_CASE("eqsim relax on a circuit that never settles: exit 1 with a plain message, JSON written") {
+  const std::string dir = testing::fresh_dir("relax_not_settled");
+  std::ofstream(dir + "/ramp.cir") << "* ramp\nI1 0 a DC 1n\nR1 a 0 1g\nC1 a 0 1p\n.tran 1n 1u\n.end\n";
+  const auto r = run_eqsim("relax " + dir + "/ramp.cir --backend ode --out " + dir + "/r.json");
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("eqsim: " + dir + "/ramp.cir: not_settled: ") == 0);
+  CHECK(r.output.find("internal error") == std::string::npos);
+  std::ifstream in(dir + "/r.json");
+  CHECK(nlohmann::json::parse(in)["status"] == "not_settled");
+}
