@@ -9,6 +9,7 @@
 
 #include "cli/outcome.hpp"
 #include "cli/progress.hpp"
+#include "config/device_model_yaml.hpp"
 #include "config/model_dir.hpp"
 #include "data/error.hpp"
 #include "data/npy.hpp"
@@ -50,7 +51,30 @@ void truncate_log(const std::string& path, long last_step) {
 
 }  // namespace
 
+std::string resolve_project_path(const std::string& path) {
+  if (fs::exists(path) || path.empty() || path[0] == '/') return path;
+  const std::string in_source = std::string(EQSIM_SOURCE_DIR) + "/" + path;
+  return fs::exists(in_source) ? in_source : path;
+}
+
+learn::AnnealedLangevinOptions diffusion_schedule(const config::RunConfig& cfg) {
+  const auto& d = cfg.diffusion;
+  model::RelaxOptions relax = cfg.sample.relax;
+  relax.method = model::RelaxMethod::euler;  // Langevin substrate: time-domain relaxation
+  return {learn::geometric_sigmas(d.sigma_max, d.sigma_min, d.levels), d.steps_per_level, d.step_scale, relax};
+}
+
+learn::BatchSource batch_source(const config::RunConfig& cfg, const Eigen::MatrixXd& data) {
+  if (cfg.task == config::Task::diffusion) {
+    auto sampler = std::make_shared<learn::DenoisingBatchSampler>(data, cfg.train, diffusion_schedule(cfg).sigmas);
+    return [sampler](long step) { return sampler->draw(step); };
+  }
+  auto sampler = std::make_shared<learn::FlowBatchSampler>(data, cfg.train);
+  return [sampler](long step) { return sampler->draw(step); };
+}
+
 TrainSummary train_job(const config::RunConfig& cfg, const std::string& dir, TrainKind kind, bool resume) {
+  const learn::AnnealedLangevinOptions schedule = diffusion_schedule(cfg);
   make_output_dir(dir);
   const std::string log_path = dir + "/train_log.csv", ck_dir = dir + "/checkpoint";
   if (!resume && fs::exists(log_path))
@@ -98,10 +122,12 @@ TrainSummary train_job(const config::RunConfig& cfg, const std::string& dir, Tra
   };
   hooks.on_checkpoint = [&](long step) {
     config::save_checkpoint(ck_dir, {step, names, learner->params(), learner->adam()});
-    if (kind == TrainKind::energy) config::save_model_dir(dir + "/model", net, "trained by eqsim, step " + std::to_string(step));
+    if (kind == TrainKind::energy)
+      config::save_model_dir(dir + "/model", net, "trained by eqsim, step " + std::to_string(step),
+                             cfg.task == config::Task::diffusion ? &schedule : nullptr);
     else config::save_mlp_dir(dir + "/model", mlp);
   };
-  learn::train(*learner, digits.images, cfg.train, sum.resumed_from, hooks);
+  learn::train(*learner, batch_source(cfg, digits.images), cfg.train, sum.resumed_from, hooks);
   sum.steps = cfg.train.steps;
   const size_t tail = std::max<size_t>(1, losses.size() / 20);
   for (size_t i = losses.size() - std::min(tail, losses.size()); i < losses.size(); ++i) sum.final_loss += losses[i] / tail;
@@ -116,6 +142,11 @@ Eigen::MatrixXd sample_job(const std::string& model_dir, const learn::SampleOpti
   if (config::model_dir_kind(model_dir) == "mlp") {
     const learn::Mlp mlp = config::load_mlp_dir(model_dir);
     x = learn::generate(learn::mlp_velocity(mlp), static_cast<int>(mlp.params()[4].rows()), opt, report);
+  } else if (const auto schedule = config::load_diffusion_schedule(model_dir); !schedule.sigmas.empty()) {
+    const model::Network net = config::load_model_dir(model_dir);
+    ProgressLine langevin("annealed Langevin", static_cast<long>(schedule.sigmas.size()) * schedule.steps_per_level + 1);
+    x = learn::generate_annealed(learn::energy_score(net, schedule), net.size(net.spec().visible), opt,
+                                 schedule, [&](int done, int) { langevin.update(done); });
   } else {
     const model::Network net = config::load_model_dir(model_dir);
     x = learn::generate(learn::energy_velocity(net, opt), net.size(net.spec().visible), opt, report);
@@ -220,19 +251,25 @@ std::vector<learn::GradcheckRow> gradcheck_job(const config::RunConfig& cfg, con
   net.init_xavier(cfg.init_gain, cfg.train.seed);
   if (!model_dir.empty()) net = config::load_model_dir(model_dir);
   const auto digits = data::load_digits(cfg.data_path);
+  learn::TrainOptions batch_opt = cfg.train;
+  batch_opt.batch_size = cfg.gradcheck.batch_size;
+  batch_opt.seed = cfg.train.seed + 7919;
+  batch_opt.pairing = learn::Pairing::random;
   learn::GradcheckOptions opt;
   opt.estimators.clear();
   for (const auto& e : cfg.gradcheck.estimators) opt.estimators.push_back(learn::estimator_from_string(e));
   opt.betas = cfg.gradcheck.betas;
   opt.relax_steps = cfg.gradcheck.relax_steps;
   if (std::find(opt.relax_steps.begin(), opt.relax_steps.end(), 0) == opt.relax_steps.end()) opt.relax_steps.push_back(0);
-  opt.batch_size = cfg.gradcheck.batch_size;
   opt.repeats = cfg.gradcheck.repeats;
-  opt.seed = cfg.train.seed + 7919;
-  opt.method = cfg.relax.method;
-  opt.dt = cfg.relax.dt;
+  opt.budget = cfg.relax;
+  opt.temperatures = cfg.gradcheck.temperatures;
+  const circuit::DeviceModel dm = config::load_device_model(resolve_project_path(cfg.gradcheck.device_model));
+  opt.kelvin_per_unit = dm.c_node_F * dm.v_unit_V * dm.v_unit_V / kBoltzmann_J_per_K;
+  config::RunConfig gc = cfg;
+  gc.train = batch_opt;
   std::optional<ProgressLine> progress;
-  auto rows = learn::gradcheck(net, digits.images, opt, [&](int done, int total) {
+  auto rows = learn::gradcheck(net, batch_source(gc, digits.images), opt, [&](int done, int total) {
     if (!progress) progress.emplace("gradcheck", total);
     progress->update(done);
   });

@@ -47,6 +47,15 @@ std::vector<LabelledQuality> evaluate_job(const std::vector<std::pair<std::strin
 // The gradient checker on a model folder or a freshly initialised network (CONFIG).
 std::vector<learn::GradcheckRow> gradcheck_job(const config::RunConfig& cfg, const std::string& model_dir);
 
+// The batches of a config's task: flow matching (with its pairing) or denoising.
+learn::BatchSource batch_source(const config::RunConfig& cfg, const Eigen::MatrixXd& data);
+learn::AnnealedLangevinOptions diffusion_schedule(const config::RunConfig& cfg);
+
+// A relative path as given if it exists, else relative to the project source folder.
+std::string resolve_project_path(const std::string& path);
+
+inline constexpr double kBoltzmann_J_per_K = 1.380649e-23;
+
 // Creates a folder (and parents) or throws InputError naming it.
 void make_output_dir(const std::string& dir);
 

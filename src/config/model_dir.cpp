@@ -77,6 +77,17 @@ YamlReader open_model_yaml(const std::string& dir) {
   return r;
 }
 
+learn::AnnealedLangevinOptions load_schedule(YamlReader& r) {
+  learn::AnnealedLangevinOptions s;
+  const YAML::Node sig = r.node("diffusion.sigmas");
+  if (sig) s.sigmas = sig.as<std::vector<double>>();
+  s.steps_per_level = r.get<int>("diffusion.steps_per_level", s.steps_per_level);
+  s.step_scale = r.get<double>("diffusion.step_scale", s.step_scale);
+  s.relax.dt = r.get<double>("diffusion.relax_dt", s.relax.dt);
+  s.relax.max_steps = r.get<int>("diffusion.relax_steps", s.relax.max_steps);
+  return s;
+}
+
 }  // namespace
 
 std::string model_dir_kind(const std::string& dir) {
@@ -84,8 +95,20 @@ std::string model_dir_kind(const std::string& dir) {
   return r.get<std::string>("kind", "energy");
 }
 
-void save_model_dir(const std::string& dir, const model::Network& net, const std::string& note) {
-  std::string header = "eqsim_model: 1\nkind: energy\nnote: " + YAML::Dump(YAML::Node(note)) + "\nnetwork:\n";
+void save_model_dir(const std::string& dir, const model::Network& net, const std::string& note,
+                    const learn::AnnealedLangevinOptions* diffusion) {
+  std::string header = "eqsim_model: 1\nkind: energy\nnote: " + YAML::Dump(YAML::Node(note)) + "\n";
+  if (diffusion) {
+    YAML::Emitter out;
+    out.SetDoublePrecision(17);
+    out << YAML::BeginMap << YAML::Key << "diffusion" << YAML::Value << YAML::BeginMap << YAML::Key << "sigmas"
+        << YAML::Value << YAML::Flow << diffusion->sigmas << YAML::Key << "steps_per_level" << YAML::Value
+        << diffusion->steps_per_level << YAML::Key << "step_scale" << YAML::Value << diffusion->step_scale
+        << YAML::Key << "relax_dt" << YAML::Value << diffusion->relax.dt << YAML::Key << "relax_steps" << YAML::Value
+        << diffusion->relax.max_steps << YAML::EndMap << YAML::EndMap;
+    header += std::string(out.c_str()) + "\n";
+  }
+  header += "network:\n";
   std::istringstream lines(network_yaml(net.spec()));
   for (std::string line; std::getline(lines, line);) header += "  " + line + "\n";
   write_dir(dir, header, net.param_names(), net.params());
@@ -97,8 +120,14 @@ model::Network load_model_dir(const std::string& dir) {
     throw InputError(r.file(), "kind", "expected an energy-network model folder");
   model::Network net(read_network(r, "network"));
   read_arrays(dir, r, net.param_names(), net.params());
+  load_schedule(r);
   r.reject_unknown_keys();
   return net;
+}
+
+learn::AnnealedLangevinOptions load_diffusion_schedule(const std::string& dir) {
+  YamlReader r = open_model_yaml(dir);
+  return load_schedule(r);
 }
 
 void save_mlp_dir(const std::string& dir, const learn::Mlp& mlp) {

@@ -4,12 +4,15 @@
 #include <string>
 
 #include "learn/mlp.hpp"
+#include "learn/sampler.hpp"
 #include "model/network.hpp"
 
 namespace eqsim::config {
 
 // Writes the folder atomically: everything goes to DIR.tmp first, then replaces DIR.
-void save_model_dir(const std::string& dir, const model::Network& net, const std::string& note = "");
+// A diffusion model also records its noise schedule and sampler settings.
+void save_model_dir(const std::string& dir, const model::Network& net, const std::string& note = "",
+                    const learn::AnnealedLangevinOptions* diffusion = nullptr);
 
 // Loads and checks a model folder. Throws InputError naming the file and key on a
 // missing file, malformed YAML, unknown key, wrong array shape or NaN/Inf value.
@@ -21,6 +24,9 @@ learn::Mlp load_mlp_dir(const std::string& dir);
 
 // Reads the model kind ("energy" or "mlp") of a model folder.
 std::string model_dir_kind(const std::string& dir);
+
+// The noise schedule of a diffusion model folder; empty sigmas for a flow model.
+learn::AnnealedLangevinOptions load_diffusion_schedule(const std::string& dir);
 
 // Network description <-> YAML text (the `network:` section schema).
 std::string network_yaml(const model::NetworkSpec& spec);

@@ -31,6 +31,7 @@ model::NetworkSpec read_network(YamlReader& r, const std::string& prefix) {
       if (act == "identity") m.activation = model::Activation::identity;
       else if (act == "tanh") m.activation = model::Activation::tanh;
       else throw InputError(r.file(), key + ".activation", "unknown activation '" + act + "' (identity, tanh)");
+      m.condition_levels = item.get<int>("condition_levels", 0);
       try {
         item.reject_unknown_keys();
       } catch (const InputError& e) {
@@ -77,7 +78,8 @@ void emit_network(YAML::Emitter& out, const model::NetworkSpec& s) {
   for (const auto& m : s.modules)
     out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << m.name << YAML::Key << "size"
         << YAML::Value << m.size << YAML::Key << "activation" << YAML::Value
-        << (m.activation == model::Activation::tanh ? "tanh" : "identity") << YAML::EndMap;
+        << (m.activation == model::Activation::tanh ? "tanh" : "identity") << YAML::Key << "condition_levels"
+        << YAML::Value << m.condition_levels << YAML::EndMap;
   out << YAML::EndSeq << YAML::Key << "couplings" << YAML::Value << YAML::BeginSeq;
   for (const auto& c : s.couplings) {
     out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name << YAML::Key << "from"

@@ -33,6 +33,10 @@ model::RelaxOptions read_relax(YamlReader& r, const std::string& prefix, model::
   d.max_steps = r.get<int>(prefix + ".steps", d.max_steps);
   d.dt = r.get<double>(prefix + ".dt", d.dt);
   d.tol = r.get<double>(prefix + ".tol", d.tol);
+  d.temperature = r.get<double>(prefix + ".temperature", d.temperature);
+  if (d.temperature < 0) throw InputError(r.file(), prefix + ".temperature", "must be >= 0");
+  if (d.temperature > 0 && d.method == model::RelaxMethod::block)
+    throw InputError(r.file(), prefix + ".temperature", "needs method: euler (Langevin); block sweeps are deterministic");
   require_positive(r.file(), prefix + ".steps", d.max_steps);
   require_positive(r.file(), prefix + ".dt", d.dt);
   return d;
@@ -57,6 +61,7 @@ learn::GradientOptions RunConfig::gradient_options() const {
   g.beta = beta;
   g.free_relax = relax;
   g.nudged_relax = nudged_relax;
+  g.adjoint.rel_tol = adjoint_tol;
   return g;
 }
 
@@ -68,6 +73,19 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   RunConfig c;
   c.source = source;
   c.name = r.get<std::string>("name", c.name);
+  const std::string task = r.get<std::string>("task", "flow");
+  if (task == "flow") c.task = Task::flow;
+  else if (task == "diffusion") c.task = Task::diffusion;
+  else throw InputError(source, "task", "unknown task '" + task + "' (flow, diffusion)");
+  auto& d = c.diffusion;
+  d.sigma_max = r.get<double>("diffusion.sigma_max", d.sigma_max);
+  d.sigma_min = r.get<double>("diffusion.sigma_min", d.sigma_min);
+  d.levels = r.get<int>("diffusion.levels", d.levels);
+  d.steps_per_level = r.get<int>("diffusion.steps_per_level", d.steps_per_level);
+  d.step_scale = r.get<double>("diffusion.step_scale", d.step_scale);
+  require_positive(source, "diffusion.sigma_min", d.sigma_min);
+  require_positive(source, "diffusion.levels", d.levels);
+  if (!(d.sigma_max >= d.sigma_min)) throw InputError(source, "diffusion.sigma_max", "must be >= diffusion.sigma_min");
   c.network = read_network(r, "network");
   c.init_gain = r.get<double>("network.init_gain", c.init_gain);
   c.data_path = r.get<std::string>("data.path", "");
@@ -85,6 +103,8 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
                            learn::estimator_from_string);
   c.beta = r.get<double>("train.beta", c.beta);
   c.checkpoint_every = r.get<long>("train.checkpoint_every", c.checkpoint_every);
+  c.adjoint_tol = r.get<double>("train.adjoint_tol", c.adjoint_tol);
+  require_positive(source, "train.adjoint_tol", c.adjoint_tol);
   require_positive(source, "train.steps", static_cast<double>(t.steps));
   require_positive(source, "train.batch_size", t.batch_size);
   require_positive(source, "train.lr", t.adam.lr);
@@ -120,10 +140,18 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   g.relax_steps = read_list(r, "gradcheck.relax_steps", g.relax_steps);
   g.estimators = read_list(r, "gradcheck.estimators", g.estimators);
   for (const auto& e : g.estimators) parse_enum(source, "gradcheck.estimators", e, learn::estimator_from_string);
+  g.temperatures = read_list(r, "gradcheck.temperatures", g.temperatures);
+  g.device_model = r.get<std::string>("gradcheck.device_model", g.device_model);
+  for (int k : g.relax_steps)
+    if (k < 0) throw InputError(source, "gradcheck.relax_steps", "must be >= 0 (0: converged)");
 
   c.baselines.exact = r.get<bool>("baselines.exact", c.baselines.exact);
   c.baselines.mlp = r.get<bool>("baselines.mlp", c.baselines.mlp);
   c.baselines.mlp_hidden = r.get<int>("baselines.mlp_hidden", c.baselines.mlp_hidden);
+  for (size_t k = 0; k < c.network.couplings.size(); ++k)
+    if (c.network.couplings[k].p == c.network.couplings[k].q && c.relax.method == model::RelaxMethod::block)
+      throw InputError(source, "relax.method", "block sweeps need modules without internal couplings (network.couplings[" +
+                                                   std::to_string(k) + "]): use euler");
   r.reject_unknown_keys();
   return c;
 }

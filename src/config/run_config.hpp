@@ -17,6 +17,18 @@ struct GradcheckOptions {
   std::vector<double> betas{1e-4, 1e-3, 1e-2, 1e-1};
   std::vector<int> relax_steps{5, 10, 20, 50};
   std::vector<std::string> estimators{"symmetric", "one_sided"};
+  std::vector<double> temperatures{0.0};  // Langevin temperatures, model energy units
+  std::string device_model = "device_models/generic-65nm.yaml";  // scales for temperature_K
+};
+
+enum class Task { flow, diffusion };
+
+// Denoising score matching on a geometric noise schedule, sampled by annealed Langevin.
+struct DiffusionOptions {
+  double sigma_max = 1.0, sigma_min = 0.05;
+  int levels = 10;
+  int steps_per_level = 20;  // annealed Langevin steps per noise level
+  double step_scale = 2.5e-4;  // eta_k = step_scale * sigma_k^2 / sigma_min^2 (Song & Ermon 2019)
 };
 
 struct BaselineOptions {
@@ -28,6 +40,8 @@ struct BaselineOptions {
 struct RunConfig {
   std::string source;  // file name (or "<embedded default>")
   std::string name = "run";
+  Task task = Task::flow;
+  DiffusionOptions diffusion;
   model::NetworkSpec network;
   double init_gain = 0.5;
   std::string data_path;  // empty: the cache (scripts/fetch-digits.sh)
@@ -37,6 +51,7 @@ struct RunConfig {
   model::RelaxOptions relax;         // free phase
   model::RelaxOptions nudged_relax;  // nudged phases
   long checkpoint_every = 100;
+  double adjoint_tol = 1e-6;  // exact estimator: relative residual of the adjoint solve H lambda = dL/da
   learn::SampleOptions sample;
   GradcheckOptions gradcheck;
   BaselineOptions baselines;

@@ -55,7 +55,9 @@ GradientResult flow_gradient(const model::Network& net, const FlowBatch& b, cons
   GradientResult r;
   const auto free = free_clamp(net, b.x_t, b.levels);
   r.free_state = start ? *start : model::initial_state(net, b.x_t);
-  r.free_summary = model::relax(net, free, r.free_state, opt.free_relax);
+  model::RelaxOptions free_relax = opt.free_relax;
+  free_relax.noise_seed = b.noise_seed;
+  r.free_summary = model::relax(net, free, r.free_state, free_relax);
   const Eigen::MatrixXd v = spring_velocity(net, r.free_state, b.x_t);
   r.loss = flow_loss(v, b.u_t).mean();
 
@@ -72,7 +74,7 @@ GradientResult flow_gradient(const model::Network& net, const FlowBatch& b, cons
     model::State s = r.free_state;
     const model::Clamp clamp = nudged_clamp(net, b, beta);
     model::RelaxOptions ro = opt.nudged_relax;
-    ro.noise_seed = opt.nudged_relax.noise_seed + (beta > 0 ? 1 : 2);
+    ro.noise_seed = b.noise_seed + (beta > 0 ? 1 : 2);
     model::relax(net, clamp, s, ro);
     return model::energy_param_grad(net, clamp, s);
   };

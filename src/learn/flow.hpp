@@ -21,6 +21,7 @@ struct FlowBatch {
   Eigen::MatrixXd x_t, u_t;  // 64 x B
   Eigen::RowVectorXd t;      // flow times (the energy network ignores them; the MLP baseline uses them)
   std::vector<int> levels;   // per-sample bias-table column (diffusion noise level); empty: none
+  unsigned long long noise_seed = 0;  // thermal-noise stream of this batch's relaxations
 };
 
 // The spring clamp of the free phase at flow points x_t.

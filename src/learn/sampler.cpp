@@ -46,6 +46,38 @@ VelocityField energy_velocity(const model::Network& net, const SampleOptions& op
   };
 }
 
+ScoreField energy_score(const model::Network& net, const AnnealedLangevinOptions& schedule) {
+  auto state = std::make_shared<model::State>();
+  return [&net, sigmas = schedule.sigmas, relax = schedule.relax, state](const Eigen::MatrixXd& x, int level) -> Eigen::MatrixXd {
+    if (state->batch() != x.cols()) *state = model::initial_state(net, x);
+    const model::Clamp clamp = free_clamp(net, x, std::vector<int>(x.cols(), level));
+    model::relax(net, clamp, *state, relax);
+    return spring_velocity(net, *state, x) / sigmas[level];
+  };
+}
+
+Eigen::MatrixXd generate_annealed(const ScoreField& score, int dim, const SampleOptions& opt,
+                                  const AnnealedLangevinOptions& schedule, const Progress& progress) {
+  std::mt19937_64 rng(opt.seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const auto& sig = schedule.sigmas;
+  Eigen::MatrixXd x(dim, opt.n), z(dim, opt.n);
+  for (Eigen::Index k = 0; k < x.size(); ++k) x.data()[k] = sig.front() * normal(rng);
+  const int levels = static_cast<int>(sig.size()), total = levels * schedule.steps_per_level + 1;
+  int done = 0;
+  for (int k = 0; k < levels; ++k) {
+    const double eta = schedule.step_scale * sig[k] * sig[k] / (sig.back() * sig.back());
+    for (int s = 0; s < schedule.steps_per_level; ++s) {
+      for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = normal(rng);
+      x += eta * score(x, k) + std::sqrt(2 * eta) * z;
+      if (progress) progress(++done, total);
+    }
+  }
+  x += sig.back() * sig.back() * score(x, levels - 1);
+  if (progress) progress(total, total);
+  return x.cwiseMax(-1.0).cwiseMin(1.0);
+}
+
 VelocityField mlp_velocity(const Mlp& mlp) {
   return [&mlp](const Eigen::MatrixXd& x, double t) { return mlp.velocity(x, t); };
 }

@@ -38,4 +38,23 @@ VelocityField energy_velocity(const model::Network& net, const SampleOptions& op
 
 VelocityField mlp_velocity(const Mlp& mlp);
 
+// Annealed Langevin sampling of a denoising-score model (DESIGN.md §4): the score at
+// noise level k is s = alpha*lambda*(x* - x)/sigma_k, with the bias tables at column k;
+// steps_per_level steps x += eta_k s + sqrt(2 eta_k) z with eta_k = step_scale *
+// sigma_k^2/sigma_min^2 per level from sigma_max down, then one denoising step
+// x += sigma_min^2 s. Starts from N(0, sigma_max^2 I); clamps to [-1, 1] at the end.
+struct AnnealedLangevinOptions {
+  std::vector<double> sigmas;  // decreasing
+  int steps_per_level = 20;
+  double step_scale = 2e-5;
+  model::RelaxOptions relax{model::RelaxMethod::euler, 100, 0.1, 0};  // per score evaluation, warm-started
+};
+
+// The score field of an energy network at noise level k (warm-started state).
+using ScoreField = std::function<Eigen::MatrixXd(const Eigen::MatrixXd& x, int level)>;
+ScoreField energy_score(const model::Network& net, const AnnealedLangevinOptions& schedule);
+
+Eigen::MatrixXd generate_annealed(const ScoreField& score, int dim, const SampleOptions& opt,
+                                  const AnnealedLangevinOptions& schedule, const Progress& progress = {});
+
 }  // namespace eqsim::learn

@@ -1,6 +1,7 @@
 #include "learn/trainer.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <numeric>
 #include <random>
@@ -50,6 +51,43 @@ FlowBatch FlowBatchSampler::draw(long step) {
   b.x_t = x0 + (x1 - x0) * t.asDiagonal();
   b.u_t = x1 - x0;
   b.t = t;
+  b.noise_seed = rng();
+  return b;
+}
+
+std::vector<double> geometric_sigmas(double sigma_max, double sigma_min, int levels) {
+  std::vector<double> s(levels);
+  for (int k = 0; k < levels; ++k)
+    s[k] = levels == 1 ? sigma_max : sigma_max * std::pow(sigma_min / sigma_max, static_cast<double>(k) / (levels - 1));
+  return s;
+}
+
+FlowBatch DenoisingBatchSampler::draw(long step) const {
+  std::seed_seq seq{static_cast<unsigned long long>(opt_.seed), static_cast<unsigned long long>(step), 0x44534dULL};
+  std::mt19937_64 rng(seq);
+  const int n_data = static_cast<int>(data_.cols());
+  const int B = std::min(opt_.batch_size, n_data);
+  std::vector<int> idx(n_data);
+  std::iota(idx.begin(), idx.end(), 0);
+  for (int i = 0; i < B; ++i) std::swap(idx[i], idx[i + std::uniform_int_distribution<int>(0, n_data - 1 - i)(rng)]);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_int_distribution<int> level(0, static_cast<int>(sigmas_.size()) - 1);
+  FlowBatch b;
+  b.x_t.resize(data_.rows(), B);
+  b.u_t.resize(data_.rows(), B);
+  b.t.resize(B);
+  b.levels.resize(B);
+  for (int i = 0; i < B; ++i) {
+    b.levels[i] = level(rng);
+    const double sigma = sigmas_[b.levels[i]];
+    b.t(i) = sigma;
+    for (Eigen::Index p = 0; p < data_.rows(); ++p) {
+      const double eps = normal(rng);
+      b.x_t(p, i) = data_(p, idx[i]) + sigma * eps;
+      b.u_t(p, i) = -eps;
+    }
+  }
+  b.noise_seed = rng();
   return b;
 }
 
@@ -62,17 +100,16 @@ StepRecord EnergyLearner::learn(const FlowBatch& batch) {
   return rec;
 }
 
-void train(Learner& learner, const Eigen::MatrixXd& data, const TrainOptions& opt, long first_step,
+void train(Learner& learner, const BatchSource& batches, const TrainOptions& opt, long first_step,
            const TrainHooks& hooks) {
-  FlowBatchSampler sampler(data, opt);
   // The next batch (its OT pairing is single-threaded work) is drawn on a second
   // thread while this step's relaxations run; batches depend only on (seed, step).
   std::future<FlowBatch> next;
-  if (first_step < opt.steps) next = std::async(std::launch::async, [&] { return sampler.draw(first_step + 1); });
+  if (first_step < opt.steps) next = std::async(std::launch::async, [&] { return batches(first_step + 1); });
   for (long step = first_step + 1; step <= opt.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     const FlowBatch batch = next.get();
-    if (step < opt.steps) next = std::async(std::launch::async, [&sampler, step] { return sampler.draw(step + 1); });
+    if (step < opt.steps) next = std::async(std::launch::async, [&batches, step] { return batches(step + 1); });
     StepRecord rec = learner.learn(batch);
     rec.step = step;
     rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

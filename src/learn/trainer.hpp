@@ -79,8 +79,29 @@ struct TrainHooks {
   long checkpoint_every = 0;
 };
 
-// Runs steps first_step+1 .. opt.steps.
-void train(Learner& learner, const Eigen::MatrixXd& data, const TrainOptions& opt, long first_step,
+// The batch of a step; called for increasing steps from one thread at a time.
+using BatchSource = std::function<FlowBatch(long step)>;
+
+// Runs steps first_step+1 .. opt.steps, drawing each step's batch on a second thread
+// while the previous step learns.
+void train(Learner& learner, const BatchSource& batches, const TrainOptions& opt, long first_step,
            const TrainHooks& hooks);
+
+// Denoising score matching batches (DESIGN.md §4): x~ = x + sigma*eps with sigma drawn
+// from a geometric schedule per sample (its index is the sample's level), u_t = -eps.
+class DenoisingBatchSampler {
+ public:
+  DenoisingBatchSampler(const Eigen::MatrixXd& data, const TrainOptions& opt, std::vector<double> sigmas)
+      : data_(data), opt_(opt), sigmas_(std::move(sigmas)) {}
+  FlowBatch draw(long step) const;
+
+ private:
+  const Eigen::MatrixXd& data_;
+  TrainOptions opt_;
+  std::vector<double> sigmas_;
+};
+
+// sigma_max ... sigma_min, geometric, `levels` values (level 0 is sigma_max).
+std::vector<double> geometric_sigmas(double sigma_max, double sigma_min, int levels);
 
 }  // namespace eqsim::learn

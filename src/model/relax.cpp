@@ -161,22 +161,29 @@ void check_method(const Network& net, const RelaxOptions& opt) {
                                   net.spec().couplings[c].name + "'): use euler");
 }
 
-// Samples relax independently: chunks of this many columns stay in cache across
-// sweeps and run in parallel (single-threaded GEMMs inside), always split the same
-// way so results do not depend on the thread count.
+// Samples relax independently: chunks of at most this many columns stay in cache
+// across sweeps and run in parallel (single-threaded GEMMs inside: no nested
+// threading); a batch of 64 or more is split in at least two. The split depends only
+// on the batch size, so results do not depend on the thread count.
 constexpr Eigen::Index kChunkColumns = 192;
+
+int chunk_count(Eigen::Index B) {
+  const auto chunks = static_cast<int>((B + kChunkColumns - 1) / kChunkColumns);
+  return B >= 64 ? std::max(2, chunks) : 1;
+}
 
 }  // namespace
 
 RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt) {
   check_method(net, opt);
   const Eigen::Index B = s.batch();
-  const int chunks = static_cast<int>((B + kChunkColumns - 1) / kChunkColumns);
+  const int chunks = chunk_count(B);
   if (chunks <= 1) return relax_columns(net, clamp, s, opt, 0);
+  const Eigen::Index width = (B + chunks - 1) / chunks;
   std::vector<RelaxSummary> sums(chunks);
 #pragma omp parallel for schedule(dynamic)
   for (int k = 0; k < chunks; ++k) {
-    const Eigen::Index c0 = k * kChunkColumns, n = std::min(kChunkColumns, B - c0);
+    const Eigen::Index c0 = k * width, n = std::min(width, B - c0);
     State part = slice(s, c0, n);
     sums[k] = relax_columns(net, slice(clamp, c0, n), part, opt, static_cast<unsigned long long>(k));
     for (size_t m = 0; m < s.u.size(); ++m) {
