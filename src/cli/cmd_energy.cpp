@@ -40,7 +40,7 @@ struct EnergyArgs {
   long step = 1;
   unsigned long long seed = 0;
   double beta = 1.25e-3;
-  double t_stop_tau = 400;
+  double t_stop_tau = 150;
   int ep_sim_free_steps = 300, ep_sim_nudged_steps = 300;
   std::optional<unsigned long long> mismatch_seed;
   bool sensitivity = true;
@@ -226,7 +226,11 @@ void run_energy(const EnergyArgs& a) {
   const energy::LedgerOptions lopt{a.batch, energy::readout_from_string(a.readout), a.ep_sim_free_steps, a.ep_sim_nudged_steps};
   const auto in = step_inputs(a, net);
   auto backend = backend::make_backend(a.backend);
-  const energy::MeasureOptions mopt{a.mismatch_seed, a.t_stop_tau, a.model_dir};
+  energy::MeasureOptions mopt{a.mismatch_seed, a.t_stop_tau, a.model_dir, {}};
+  if (a.backend != "ode")  // the ode backend takes a second per phase; others may take minutes
+    mopt.progress = [&](const std::string& phase, int k) {
+      std::cerr << fmt::format("eqsim energy: {} relaxation of the {} phase, sample {}/{}\n", a.backend, phase, k + 1, a.samples);
+    };
   const auto m = energy::measure_step(net, dm, ep, in, *backend, mopt);
   if (m.failed_runs() > 0)
     throw std::runtime_error(fmt::format("{} relaxation(s) failed on {}: {}", m.failed_runs(), m.backend, m.phases[0].message));

@@ -111,18 +111,18 @@ void converter_items(const Context& c, ItemList& out) {
 void gradient_items(const Context& c, ItemList& out) {
   const double P = static_cast<double>(c.n.parameters), Pc = static_cast<double>(c.n.coupling_parameters);
   if (c.opt.readout == Readout::products) {
-    out.per_sample("analog", "analog_products", "arithmetic", c.readout_phases * P * c.ep.analog_product_J,
+    out.per_sample("analog", "analog_products", "local_products", c.readout_phases * P * c.ep.analog_product_J,
                    "readout phases * parameters * analog_product_J (a multiplier per parameter integrates its local "
                    "product onto the accumulator capacitor)",
                    {{"readout_phases", double(c.readout_phases)}, {"parameters", P}, {"analog_product_J", c.ep.analog_product_J}},
                    ep_source(c, "analog_product_J"));
     return;
   }
-  out.per_sample("analog", "local_products", "arithmetic", c.readout_phases * Pc * c.ep.digital_mult_J,
+  out.per_sample("analog", "local_products", "local_products", c.readout_phases * Pc * c.ep.digital_mult_J,
                  "readout phases * coupling parameters * digital_mult_J (a_i a_j, or a_i z_k for bilinear couplings)",
                  {{"readout_phases", double(c.readout_phases)}, {"coupling_parameters", Pc}, {"digital_mult_J", c.ep.digital_mult_J}},
                  ep_source(c, "digital_mult_J"));
-  out.per_sample("analog", "gradient_accumulation", "arithmetic", P * (2 * c.ep.digital_add_J + c.ep.accumulator_access_J),
+  out.per_sample("analog", "gradient_accumulation", "accumulation", P * (2 * c.ep.digital_add_J + c.ep.accumulator_access_J),
                  "parameters * (2 digital_add_J + accumulator_access_J) (difference of the two readout phases, add "
                  "into the parameter's accumulator)",
                  {{"parameters", P}, {"digital_add_J", c.ep.digital_add_J}, {"accumulator_access_J", c.ep.accumulator_access_J}},
@@ -131,7 +131,7 @@ void gradient_items(const Context& c, ItemList& out) {
 
 void update_items(const Context& c, ItemList& out) {
   const double P = static_cast<double>(c.n.parameters);
-  out.per_batch("analog", "optimizer_update", "arithmetic", P * update_ops_per_parameter * c.ep.update_op_J,
+  out.per_batch("analog", "optimizer_update", "optimizer", P * update_ops_per_parameter * c.ep.update_op_J,
                 "parameters * update_ops_per_parameter * update_op_J (scale, clip, Adam)",
                 {{"parameters", P}, {"update_ops_per_parameter", update_ops_per_parameter}, {"update_op_J", c.ep.update_op_J}},
                 ep_source(c, "update_op_J") + "; op count: src/energy/counts.hpp");

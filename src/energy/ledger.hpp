@@ -34,7 +34,8 @@ struct LedgerOptions {
 struct LineItem {
   std::string name;
   std::string side;       // "analog", "gpu_backprop" or "gpu_ep_sim"
-  std::string category;   // static, dynamic, clamp_drive, dac, adc, arithmetic, weight_write, compute, memory
+  std::string category;   // static, dynamic, clamp_drive, dac, adc, local_products, accumulation, optimizer,
+                          // weight_write (analog); compute, memory (GPU)
   std::string scope;      // "per_sample" (repeated for each sample of the batch) or "per_batch" (once per step)
   double energy_J_per_step = 0;
   double energy_J_per_sample = 0;  // energy_J_per_step / batch

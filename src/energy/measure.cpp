@@ -213,6 +213,7 @@ Measurement measure_step(const model::Network& net, const circuit::DeviceModel& 
     for (size_t p = 0; p < in.phases.size(); ++p) {
       auto c = circuit::build_circuit(net, dm, netlist_options(in, in.phases[p], k, opt, ropt.t_stop_s));
       if (in.phases[p].warm_start) warm_start(c, runs[0]);
+      if (opt.progress) opt.progress(in.phases[p].name, k);
       if (k == 0 && p == 0) m.transconductors = count_transconductors(c), m.capacitor_nodes = count_capacitors(c);
       runs.push_back(b.relax(c, ropt));
       accumulate(m.phases[p], c, runs.back());

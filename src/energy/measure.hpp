@@ -4,6 +4,7 @@
 // few real inputs. Settling times, supply (bias) currents, node swings and the
 // charge the clamp sources deliver come from these runs, never from guesses.
 #include <Eigen/Core>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,8 +45,9 @@ StepInputs flow_step_inputs(const model::Network& net, const learn::FlowBatch& b
 
 struct MeasureOptions {
   std::optional<unsigned long long> mismatch_seed;  // none: the ideal circuit
-  double t_stop_tau = 400;                          // longest relaxation, in node time constants
+  double t_stop_tau = 150;                          // longest relaxation, in node time constants (settling: ~40)
   std::string model_name = "in-memory network";
+  std::function<void(const std::string& phase, int sample)> progress;  // optional: told before each relaxation
 };
 
 // Per-phase figures, averaged over the measured samples.

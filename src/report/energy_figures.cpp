@@ -37,8 +37,8 @@ const std::vector<std::string>& sides() {
 std::string colour(const std::string& category) {
   static const std::map<std::string, std::string> c{
       {"static", "#332288"}, {"dynamic", "#88ccee"},     {"clamp_drive", "#44aa99"}, {"dac", "#117733"},
-      {"adc", "#999933"},    {"arithmetic", "#ddcc77"},  {"weight_write", "#cc6677"}, {"compute", "#882255"},
-      {"memory", "#aa4499"}};
+      {"adc", "#999933"},    {"local_products", "#ddcc77"}, {"accumulation", "#ee8866"}, {"optimizer", "#bbcc33"},
+      {"weight_write", "#cc6677"}, {"compute", "#882255"}, {"memory", "#aa4499"}};
   const auto it = c.find(category);
   return it == c.end() ? "#bbbbbb" : it->second;
 }
