@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -55,11 +56,18 @@ learn::SampleOptions small_run(int n, double t_end) {
   return opt;
 }
 
+// The small bilinear test network, the same whatever ran before (its weights come from
+// Eigen's Random, which draws from std::rand).
+model::Network small_network() {
+  std::srand(1);
+  return testing::small_network(8);
+}
+
 // A model folder holding the small bilinear test network.
 const std::string& small_model_dir() {
   static const std::string dir = [] {
     const std::string d = testing::fresh_dir("sample_circuit_model") + "/model";
-    config::save_model_dir(d, testing::small_network(8), "test network");
+    config::save_model_dir(d, small_network(), "test network");
     return d;
   }();
   return dir;
@@ -84,8 +92,20 @@ TEST_CASE("ode circuit in the loop, ideal circuit: the ideal sampler's samples (
   CHECK(err < 1e-4);
 }
 
+TEST_CASE("a window too short to settle: counted per step, and sampling goes on") {
+  const auto net = small_network();
+  const auto opt = small_run(2, 0.02);
+  cli::CircuitVelocityOptions c;
+  c.relax_time_s = 2 * 50e-9;  // 2 node time constants of generic-65nm
+  const auto run = circuit_samples(net, opt, c);
+  CHECK(run.stats.relaxations == 4);
+  CHECK(run.stats.not_settled == 4);
+  CHECK(run.stats.not_settled_per_step == std::vector<long>{2, 2});
+  CHECK(run.x.allFinite());
+}
+
 TEST_CASE("mismatch changes the samples, reproducibly from its seed") {
-  const auto net = testing::small_network(8);
+  const auto net = small_network();
   const auto opt = small_run(8, 0.2);
   const Eigen::MatrixXd ideal = ideal_samples(net, opt);
   cli::CircuitVelocityOptions c;
@@ -94,14 +114,15 @@ TEST_CASE("mismatch changes the samples, reproducibly from its seed") {
   c.mismatch_seed = 6;
   const auto other = circuit_samples(net, opt, c);
   const double vs_ideal = (a.x - ideal).cwiseAbs().maxCoeff();
-  MESSAGE("mismatch seed 5: max |x - x_ideal| = " << vs_ideal << "; seed 6 vs 5: " << (other.x - a.x).cwiseAbs().maxCoeff());
+  MESSAGE("mismatch seed 5: max |x - x_ideal| = " << vs_ideal << "; seed 6 vs 5: " << (other.x - a.x).cwiseAbs().maxCoeff()
+                                                   << "; not settled " << a.stats.not_settled << ", " << other.stats.not_settled);
   CHECK(vs_ideal > 1e-3);
   CHECK(a.x == b.x);
   CHECK((other.x - a.x).cwiseAbs().maxCoeff() > 1e-3);
 }
 
 TEST_CASE("thermal noise changes the samples, reproducibly from the noise seed") {
-  const auto net = testing::small_network(8);
+  const auto net = small_network();
   const auto opt = small_run(4, 0.03);
   cli::CircuitVelocityOptions c;
   c.relax_time_s = 20 * 50e-9;  // 20 node time constants of generic-65nm
@@ -119,7 +140,7 @@ TEST_CASE("thermal noise changes the samples, reproducibly from the noise seed")
 }
 
 TEST_CASE("spice and ode circuits in the loop agree within 1e-3 v_unit") {
-  const auto net = testing::small_network(8);
+  const auto net = small_network();
   const auto opt = small_run(2, 0.03);
   cli::CircuitVelocityOptions c;
   c.mismatch_seed = 9;

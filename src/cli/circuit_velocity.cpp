@@ -193,7 +193,9 @@ void CircuitVelocity::record(const std::vector<backend::RelaxSummary>& out) {
       throw SimulationOutcome(fmt::format("circuit in the loop ({}): sample {} at Euler step {}: {}: {}", opt_.backend, j,
                                           calls_ - 1, backend::to_string(s.status), s.message));
     ++stats_.relaxations;
-    if (s.status == backend::Status::not_settled) {
+    const bool late = !s.noisy && s.status == backend::Status::settled && s.settle_time_s > late_settle_fraction * relax_time_s_;
+    stats_.settled_late += late;
+    if (s.status == backend::Status::not_settled || late) {
       ++not_settled;
       continue;
     }

@@ -164,6 +164,8 @@ nlohmann::json settle_json(const SettleStats& st) {
   return {{"relaxations", st.relaxations},
           {"settled", st.settled},
           {"not_settled", st.not_settled},
+          {"settled_late", st.settled_late},
+          {"late_settle_fraction", late_settle_fraction},
           {"settle_time_mean_s", st.settled > 0 ? st.settle_time_sum_s / static_cast<double>(st.settled) : 0.0},
           {"settle_time_max_s", st.settle_time_max_s},
           {"per_step", {{"not_settled", st.not_settled_per_step}, {"settle_time_max_s", st.settle_time_max_per_step_s}}}};
@@ -228,8 +230,11 @@ Eigen::MatrixXd sample_circuit_job(const std::string& model_dir, const learn::Sa
   write_record(record_path, circuit_record(model_dir, opt, circuit, cv), "ok", "");
   const auto& st = cv.stats();
   progress.finish(fmt::format("{} samples", x.cols()));
-  fmt::print(stderr, "circuit in the loop ({}): {} of {} relaxations did not settle within {:.4g} s (tol {:.3g} V); record: {}\n",
-             cv.backend_version(), st.not_settled, st.relaxations, cv.relax_time_s(), cv.settle_tol_V(), record_path);
+  fmt::print(stderr,
+             "circuit in the loop ({}): {} of {} relaxations did not settle within {:.4g} s (tol {:.3g} V; {} of them only "
+             "in the last {:.0f} % of it){}; record: {}\n",
+             cv.backend_version(), st.not_settled, st.relaxations, cv.relax_time_s(), cv.settle_tol_V(), st.settled_late,
+             100 * (1 - late_settle_fraction), st.not_settled > 0 ? ": lengthen --relax-time-s" : "", record_path);
   return x;
 }
 
