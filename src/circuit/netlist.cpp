@@ -111,7 +111,8 @@ class LineParser {
     if (d == ".tran") tran(t);
     else if (d == ".ic") initial(t);
     else if (d == ".options" || d == ".option") c_.options.push_back(l_.text);
-    else fail("unsupported directive '" + t[0] + "' (supported: .tran .ic .options .end)");
+    else if (d == ".print" || d == ".save") return true;  // batch-mode output requests: eqsim reads every node
+    else fail("unsupported directive '" + t[0] + "' (supported: .tran .ic .options .print .save .end)");
     return true;
   }
   void tran(const std::vector<std::string>& t) {
@@ -245,6 +246,15 @@ std::string element_line(const Element& e) {
   return head;
 }
 
+static bool has_element(const Circuit& c, const std::string& lower_name) {
+  for (const auto& e : c.elements) {
+    std::string n = e.name;
+    for (auto& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (n == lower_name) return true;
+  }
+  return false;
+}
+
 std::string write_netlist(const Circuit& c) {
   std::string out = "* " + c.title + "\n";
   for (const auto& h : c.header)
@@ -258,7 +268,11 @@ std::string write_netlist(const Circuit& c) {
     for (const auto& [n, v] : c.initial_V) out += " V(" + n + ")=" + format_number(v);
     out += "\n";
   }
-  if (c.tran_stop_s > 0) out += ".tran " + format_number(c.tran_step_s) + " " + format_number(c.tran_stop_s) + " uic\n";
+  if (c.tran_stop_s > 0) {
+    out += ".tran " + format_number(c.tran_step_s) + " " + format_number(c.tran_stop_s) + " uic\n";
+    // Stock `ngspice -b` only simulates when there is an output request: the supply current.
+    if (has_element(c, c.supply)) out += ".print tran i(" + c.supply + ")\n";
+  }
   return out + ".end\n";
 }
 

@@ -152,7 +152,16 @@ Clamp slice(const Clamp& c, Eigen::Index c0, Eigen::Index n) {
   return out;
 }
 
-void check_method(const Network& net, const RelaxOptions& opt) {
+// Everything that could fail inside the parallel region is checked before it.
+void check_inputs(const Network& net, const Clamp& clamp, const State& s, const RelaxOptions& opt) {
+  for (int m = 0; m < net.module_count(); ++m) {
+    if (net.table_index(m) < 0) continue;
+    if (clamp.levels.size() != static_cast<size_t>(s.batch()))
+      throw std::invalid_argument("module '" + net.spec().modules[m].name + "' has a bias table: every sample needs a level");
+    for (int level : clamp.levels)
+      if (level < 0 || level >= net.spec().modules[m].condition_levels)
+        throw std::invalid_argument("level " + std::to_string(level) + " outside the bias table");
+  }
   if (opt.method != RelaxMethod::block) return;
   if (opt.temperature > 0) throw std::invalid_argument("block relaxation is deterministic: use euler for temperature > 0");
   for (int c = 0; c < static_cast<int>(net.spec().couplings.size()); ++c)
@@ -175,7 +184,7 @@ int chunk_count(Eigen::Index B) {
 }  // namespace
 
 RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt) {
-  check_method(net, opt);
+  check_inputs(net, clamp, s, opt);
   const Eigen::Index B = s.batch();
   const int chunks = chunk_count(B);
   if (chunks <= 1) return relax_columns(net, clamp, s, opt, 0);
