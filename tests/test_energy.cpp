@@ -114,6 +114,7 @@ TEST_CASE("ledger of a bilinear network: items sum to the totals, each names for
     CHECK(p.settle_time_s > 0);
   }
   CHECK(m.transconductors > 0);
+  CHECK(m.model_error < 1e-3);  // the ideal circuit is the model
   CHECK(m.phases[0].supply_current_A == doctest::Approx(m.transconductors * st.dm.transconductor_bias_A).epsilon(0.5));
   for (const auto readout : {energy::Readout::units, energy::Readout::products}) {
     auto lopt = st.lopt;

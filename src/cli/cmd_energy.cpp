@@ -14,6 +14,7 @@
 
 #include "backend/analysis.hpp"
 #include "cli/commands.hpp"
+#include "cli/outcome.hpp"
 #include "config/device_model_yaml.hpp"
 #include "config/energy_yaml.hpp"
 #include "config/model_dir.hpp"
@@ -39,7 +40,7 @@ struct EnergyArgs {
   int samples = 4;
   long step = 1;
   unsigned long long seed = 0;
-  double beta = 1.25e-3;
+  std::optional<double> beta;  // default: the seed's value for the model's task
   double t_stop_tau = 150;
   int ep_sim_free_steps = 300, ep_sim_nudged_steps = 300;
   std::optional<unsigned long long> mismatch_seed;
@@ -57,24 +58,53 @@ OutputPaths output_paths(const std::string& out) {
   return {out, stem + ".csv", stem + "_sensitivity.csv", stem + "_breakdown.png", stem + "_sensitivity.png"};
 }
 
-// The measured inputs: one flow batch of `samples` digits from the trainer's sampler.
-energy::StepInputs step_inputs(const EnergyArgs& a, const model::Network& net) {
-  if (a.samples < 1) throw InputError("", "--samples", "must be at least 1");
-  const auto digits = data::load_digits(a.data_path);
-  if (net.size(net.spec().visible) != digits.images.rows())
-    throw InputError(a.model_dir, "network.visible", "needs " + std::to_string(digits.images.rows()) + " units for the digits");
+// Reference nudge strengths: FlowEqProp (DESIGN.md §3) and the diffusion config.
+constexpr double flow_beta = 1.25e-3, diffusion_beta = 0.05;
+
+// One batch of `samples` digits from the trainer's samplers: flow matching (OT pairing)
+// or, for a diffusion model folder, denoising score matching over its noise schedule.
+learn::FlowBatch draw_batch(const EnergyArgs& a, const Eigen::MatrixXd& images, bool diffusion) {
   learn::TrainOptions topt;
   topt.batch_size = a.samples;
   topt.seed = a.seed;
   topt.pairing = learn::Pairing::ot;
-  learn::FlowBatchSampler sampler(digits.images, topt);
-  learn::Estimator est;
+  if (diffusion)
+    return learn::DenoisingBatchSampler(images, topt, config::load_diffusion_schedule(a.model_dir).sigmas).draw(a.step);
+  learn::FlowBatchSampler sampler(images, topt);
+  return sampler.draw(a.step);
+}
+
+learn::Estimator estimator(const EnergyArgs& a) {
   try {
-    est = learn::estimator_from_string(a.estimator);
+    return learn::estimator_from_string(a.estimator);
   } catch (const std::invalid_argument& e) {
     throw InputError("", "--estimator", e.what());
   }
-  return energy::flow_step_inputs(net, sampler.draw(a.step), a.beta, est);
+}
+
+// The measured inputs: one batch of real digits.
+energy::StepInputs step_inputs(const EnergyArgs& a, const model::Network& net, bool diffusion) {
+  if (a.samples < 1) throw InputError("", "--samples", "must be at least 1");
+  const auto digits = data::load_digits(a.data_path);
+  if (net.size(net.spec().visible) != digits.images.rows())
+    throw InputError(a.model_dir, "network.visible", "needs " + std::to_string(digits.images.rows()) + " units for the digits");
+  const double beta = a.beta.value_or(diffusion ? diffusion_beta : flow_beta);
+  return energy::flow_step_inputs(net, draw_batch(a, digits.images, diffusion), beta, estimator(a));
+}
+
+// Every relaxation ran, and the ledger books the circuit of this model: the ideal
+// circuit's equilibrium must be the trainer's (DESIGN.md §1).
+void check_measurement(const EnergyArgs& a, const energy::Measurement& m, const energy::EnergyParams& ep) {
+  for (const auto& p : m.phases)
+    if (p.failed > 0)
+      throw SimulationOutcome(fmt::format("{} relaxation(s) of the {} phase failed on {}: {}", p.failed, p.name, m.backend,
+                                          p.message));
+  const double tol = 10 * std::pow(2.0, -ep.adc_bits);  // ten settling tolerances, model units
+  if (a.mismatch_seed || m.model_error <= tol) return;
+  throw SimulationOutcome(fmt::format(
+      "{}: the ideal circuit's free equilibrium differs from the trainer's by {:.3g} model units (allowed {:.3g}): the "
+      "netlister does not realise this network yet, so its ledger would book a different circuit",
+      a.model_dir, m.model_error, tol));
 }
 
 nlohmann::json phase_json(const energy::PhaseMeasurement& p) {
@@ -101,6 +131,7 @@ nlohmann::json measurement_json(const energy::Measurement& m, const circuit::Dev
           {"settle_tol_V", m.settle_tol_V},
           {"adc_lsb_V", 2 * dm.v_unit_V * std::pow(2.0, -ep.adc_bits)},
           {"nudge_signal_rms_V", m.nudge_signal_V},
+          {"circuit_vs_model_max_error_model_units", m.model_error},
           {"thermal_noise_rms_V", std::sqrt(kT_J / dm.c_node_F)},
           {"capacitor_nodes", m.capacitor_nodes},
           {"transconductors", m.transconductors},
@@ -132,15 +163,16 @@ nlohmann::json sensitivity_json(const energy::SensitivityRow& r) {
           {"ratio_gpu_ep_sim_to_analog_high", r.ratio_ep_sim_high}};
 }
 
-nlohmann::json inputs_json(const EnergyArgs& a, const energy::StepInputs& in) {
+nlohmann::json inputs_json(const EnergyArgs& a, const energy::StepInputs& in, bool diffusion) {
   return {{"model_dir", a.model_dir},
+          {"task", diffusion ? "diffusion" : "flow"},
           {"device_model", a.device_model},
           {"baseline", a.baseline},
           {"backend", a.backend},
           {"measured_samples", a.samples},
           {"flow_batch_seed", a.seed},
           {"flow_batch_step", a.step},
-          {"pairing", "ot"},
+          {"pairing", diffusion ? "none (denoising)" : "ot"},
           {"estimator", in.estimator},
           {"beta", in.beta},
           {"batch", a.batch},
@@ -212,35 +244,19 @@ void print_summary(const energy::Ledger& l, const energy::Measurement& m) {
   for (const auto& p : m.phases)
     fmt::print("phase {:>6}: settle {:.3g} s (max {:.3g} s), supply {:.3g} A, {}/{} settled\n", p.name, p.settle_time_s,
                p.settle_time_max_s, p.supply_current_A, p.settled, p.samples);
+  fmt::print("circuit vs trainer equilibrium: max error {:.3g} model units\n", m.model_error);
   fmt::print("analog        {:.4g} J per step ({:.4g} J per sample, batch {})\n", l.analog_J_per_step,
              l.analog_J_per_step / l.batch, l.batch);
   fmt::print("GPU backprop  {:.4g} J per step, ratio {:.3g}\n", l.gpu_backprop_J_per_step, l.ratio_gpu_backprop_to_analog());
   fmt::print("GPU EP sim    {:.4g} J per step, ratio {:.3g}\n", l.gpu_ep_sim_J_per_step, l.ratio_gpu_ep_sim_to_analog());
 }
 
-void run_energy(const EnergyArgs& a) {
-  const auto net = config::load_model_dir(a.model_dir);
-  const auto dm = config::load_device_model(a.device_model);
-  const auto ep = config::load_energy_params(a.device_model);
-  const auto gpu = config::load_gpu_model(a.baseline);
-  const energy::LedgerOptions lopt{a.batch, energy::readout_from_string(a.readout), a.ep_sim_free_steps, a.ep_sim_nudged_steps};
-  const auto in = step_inputs(a, net);
-  auto backend = backend::make_backend(a.backend);
-  energy::MeasureOptions mopt{a.mismatch_seed, a.t_stop_tau, a.model_dir, {}};
-  if (a.backend != "ode")  // the ode backend takes a second per phase; others may take minutes
-    mopt.progress = [&](const std::string& phase, int k) {
-      std::cerr << fmt::format("eqsim energy: {} relaxation of the {} phase, sample {}/{}\n", a.backend, phase, k + 1, a.samples);
-    };
-  const auto m = energy::measure_step(net, dm, ep, in, *backend, mopt);
-  if (m.failed_runs() > 0)
-    throw std::runtime_error(fmt::format("{} relaxation(s) failed on {}: {}", m.failed_runs(), m.backend, m.phases[0].message));
-  const auto ledger = energy::make_ledger(net, dm, ep, gpu, m, lopt);
-  std::vector<energy::SensitivityRow> rows;
-  if (a.sensitivity)
-    rows = energy::sensitivity({net, dm, ep, gpu, in, *backend, mopt, lopt, m},
-                               [](const std::string& k) { std::cerr << "eqsim energy: sensitivity " << k << "\n"; });
+// Writes L.json, the CSVs and the figures.
+void write_outputs(const EnergyArgs& a, bool diffusion, const energy::StepInputs& in, const energy::Measurement& m,
+                   const circuit::DeviceModel& dm, const energy::EnergyParams& ep, const energy::Ledger& ledger,
+                   const std::vector<energy::SensitivityRow>& rows) {
   const auto paths = output_paths(a.out);
-  nlohmann::json j{{"inputs", inputs_json(a, in)}, {"measurement", measurement_json(m, dm, ep)}};
+  nlohmann::json j{{"inputs", inputs_json(a, in, diffusion)}, {"measurement", measurement_json(m, dm, ep)}};
   add_totals(j, ledger);
   j["items"] = nlohmann::json::array();
   for (const auto& i : ledger.items) j["items"].push_back(item_json(i));
@@ -252,6 +268,35 @@ void run_energy(const EnergyArgs& a) {
   data::write_text_atomic(paths.csv, items_csv(ledger));
   if (!rows.empty()) data::write_text_atomic(paths.sensitivity_csv, sensitivity_csv(rows));
   data::write_text_atomic(paths.json, j.dump(2) + "\n");
+}
+
+energy::MeasureOptions measure_options(const EnergyArgs& a) {
+  energy::MeasureOptions mopt{a.mismatch_seed, a.t_stop_tau, a.model_dir, {}};
+  if (a.backend != "ode")  // the ode backend takes a second per phase; others may take minutes
+    mopt.progress = [backend = a.backend, n = a.samples](const std::string& phase, int k) {
+      std::cerr << fmt::format("eqsim energy: {} relaxation of the {} phase, sample {}/{}\n", backend, phase, k + 1, n);
+    };
+  return mopt;
+}
+
+void run_energy(const EnergyArgs& a) {
+  const auto net = config::load_model_dir(a.model_dir);
+  const auto dm = config::load_device_model(a.device_model);
+  const auto ep = config::load_energy_params(a.device_model);
+  const auto gpu = config::load_gpu_model(a.baseline);
+  const energy::LedgerOptions lopt{a.batch, energy::readout_from_string(a.readout), a.ep_sim_free_steps, a.ep_sim_nudged_steps};
+  const bool diffusion = !config::load_diffusion_schedule(a.model_dir).sigmas.empty();
+  const auto in = step_inputs(a, net, diffusion);
+  auto backend = backend::make_backend(a.backend);
+  const auto mopt = measure_options(a);
+  const auto m = energy::measure_step(net, dm, ep, in, *backend, mopt);
+  check_measurement(a, m, ep);
+  const auto ledger = energy::make_ledger(net, dm, ep, gpu, m, lopt);
+  std::vector<energy::SensitivityRow> rows;
+  if (a.sensitivity)
+    rows = energy::sensitivity({net, dm, ep, gpu, in, *backend, mopt, lopt, m},
+                               [](const std::string& k) { std::cerr << "eqsim energy: sensitivity " << k << "\n"; });
+  write_outputs(a, diffusion, in, m, dm, ep, ledger, rows);
   print_summary(ledger, m);
 }
 
@@ -269,7 +314,7 @@ void add_energy_command(CLI::App& app) {
   cmd->add_option("--samples", a->samples, "flow-matching inputs relaxed to measure each phase")->capture_default_str();
   cmd->add_option("--seed", a->seed, "seed of the flow batch")->capture_default_str();
   cmd->add_option("--step", a->step, "step whose flow batch is drawn")->capture_default_str();
-  cmd->add_option("--beta", a->beta, "nudge strength")->capture_default_str();
+  cmd->add_option("--beta", a->beta, "nudge strength (default 1.25e-3 flow, 0.05 diffusion)");
   cmd->add_option("--estimator", a->estimator, "symmetric (free, +beta, -beta) or one_sided (free, +beta)")->capture_default_str();
   cmd->add_option("--readout", a->readout, "units (ADC per node) or products (analog per-parameter accumulators)")
       ->capture_default_str();

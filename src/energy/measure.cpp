@@ -6,6 +6,7 @@
 
 #include "circuit/netlister.hpp"
 #include "data/error.hpp"
+#include "model/relax.hpp"
 
 namespace eqsim::energy {
 
@@ -19,6 +20,7 @@ StepInputs flow_step_inputs(const model::Network& net, const learn::FlowBatch& b
   StepInputs in;
   in.spring_target = b.x_t;
   in.nudge_target = nudged.nudge_target;
+  in.levels = b.levels;
   in.beta = beta;
   in.estimator = learn::to_string(e);
   const bool sym = e == learn::Estimator::symmetric;
@@ -141,6 +143,8 @@ void check_inputs(const model::Network& net, const StepInputs& in) {
     throw InputError("", "spring_target", "needs " + std::to_string(nv) + " rows and at least one sample");
   if (in.nudge_target.rows() != nv || in.nudge_target.cols() != in.spring_target.cols())
     throw InputError("", "nudge_target", "must match spring_target's shape");
+  if (!in.levels.empty() && in.levels.size() != static_cast<size_t>(in.spring_target.cols()))
+    throw InputError("", "levels", "needs one level per sample");
 }
 
 bool usable(const backend::RelaxSummary& s) {
@@ -176,6 +180,20 @@ void finish(Measurement& m, double nudge_signal_sum_V2) {
   m.nudge_signal_V = std::sqrt(nudge_signal_sum_V2 / std::max(m.samples, 1));
 }
 
+// The trainer's free equilibrium of sample k, every unit stacked in module order (model units).
+Eigen::VectorXd model_equilibrium(const model::Network& net, const StepInputs& in, int k) {
+  const Eigen::MatrixXd x_t = in.spring_target.col(k);
+  const std::vector<int> level = in.levels.empty() ? std::vector<int>{} : std::vector<int>{in.levels[k]};
+  bool self = false;
+  for (int c = 0; c < static_cast<int>(net.spec().couplings.size()); ++c) self = self || net.is_self(c);
+  model::RelaxOptions ro{self ? model::RelaxMethod::euler : model::RelaxMethod::block, self ? 200000 : 5000, 0.1, 1e-12};
+  model::State s = model::initial_state(net, x_t);
+  model::relax(net, learn::free_clamp(net, x_t, level), s, ro);
+  std::vector<double> u;
+  for (const auto& m : s.u) u.insert(u.end(), m.data(), m.data() + m.size());
+  return Eigen::Map<Eigen::VectorXd>(u.data(), static_cast<Eigen::Index>(u.size()));
+}
+
 int count_transconductors(const circuit::Circuit& c) {
   int n = 0;
   for (const auto& e : c.elements) n += e.kind == circuit::ElementKind::isource && e.n_plus == c.supply;
@@ -186,6 +204,28 @@ int count_capacitors(const circuit::Circuit& c) {
   int n = 0;
   for (const auto& e : c.elements) n += e.kind == circuit::ElementKind::capacitor;
   return n;
+}
+
+// Relaxes every phase of sample k into m; returns the squared rms nudge signal of the sample.
+double measure_sample(const model::Network& net, const circuit::DeviceModel& dm, const StepInputs& in, backend::Backend& b,
+                      const MeasureOptions& opt, const backend::RelaxOptions& ropt, int k, Measurement& m) {
+  std::vector<backend::RelaxSummary> runs;
+  for (size_t p = 0; p < in.phases.size(); ++p) {
+    auto c = circuit::build_circuit(net, dm, netlist_options(in, in.phases[p], k, opt, ropt.t_stop_s));
+    if (in.phases[p].warm_start) warm_start(c, runs[0]);
+    if (opt.progress) opt.progress(in.phases[p].name, k);
+    if (k == 0 && p == 0) m.transconductors = count_transconductors(c), m.capacitor_nodes = count_capacitors(c);
+    runs.push_back(b.relax(c, ropt));
+    accumulate(m.phases[p], c, runs.back());
+  }
+  if (!usable(runs[0])) return 0;
+  const Eigen::VectorXd v_free = unit_voltages(net, runs[0]);
+  m.model_error = std::max(m.model_error, (v_free / dm.v_unit_V - model_equilibrium(net, in, k)).cwiseAbs().maxCoeff());
+  for (size_t p = 1; p < runs.size(); ++p)
+    if (usable(runs[p])) m.phases[p].readout_difference_V += std::pow(rms(unit_voltages(net, runs[p]) - v_free), 2);
+  const size_t last = runs.size() - 1, ref = last >= 2 ? last - 1 : 0;  // +beta vs -beta, or +beta vs free
+  if (last == 0 || !usable(runs[last]) || !usable(runs[ref])) return 0;
+  return std::pow(rms(unit_voltages(net, runs[last]) - unit_voltages(net, runs[ref])), 2);
 }
 
 }  // namespace
@@ -208,22 +248,7 @@ Measurement measure_step(const model::Network& net, const circuit::DeviceModel& 
   ropt.settle_tol_V = m.settle_tol_V;
   ropt.t_stop_s = opt.t_stop_tau * circuit::tau_s(dm);
   double signal_V2 = 0;
-  for (int k = 0; k < m.samples; ++k) {
-    std::vector<backend::RelaxSummary> runs;
-    for (size_t p = 0; p < in.phases.size(); ++p) {
-      auto c = circuit::build_circuit(net, dm, netlist_options(in, in.phases[p], k, opt, ropt.t_stop_s));
-      if (in.phases[p].warm_start) warm_start(c, runs[0]);
-      if (opt.progress) opt.progress(in.phases[p].name, k);
-      if (k == 0 && p == 0) m.transconductors = count_transconductors(c), m.capacitor_nodes = count_capacitors(c);
-      runs.push_back(b.relax(c, ropt));
-      accumulate(m.phases[p], c, runs.back());
-      if (p > 0 && usable(runs.back()) && usable(runs[0]))
-        m.phases[p].readout_difference_V += std::pow(rms(unit_voltages(net, runs.back()) - unit_voltages(net, runs[0])), 2);
-    }
-    const size_t last = runs.size() - 1;
-    const size_t ref = last >= 2 ? last - 1 : 0;  // +beta vs -beta, or +beta vs free
-    if (last >= 1 && usable(runs[last]) && usable(runs[ref])) signal_V2 += std::pow(rms(unit_voltages(net, runs[last]) - unit_voltages(net, runs[ref])), 2);
-  }
+  for (int k = 0; k < m.samples; ++k) signal_V2 += measure_sample(net, dm, in, b, opt, ropt, k, m);
   finish(m, signal_V2);
   return m;
 }

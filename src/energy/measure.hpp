@@ -32,12 +32,14 @@ struct PhaseSpec {
 struct StepInputs {
   Eigen::MatrixXd spring_target;  // n_visible x S, model units
   Eigen::MatrixXd nudge_target;   // n_visible x S, model units
+  std::vector<int> levels;        // per-sample bias-table column (diffusion noise level); empty: none
   std::vector<PhaseSpec> phases;  // phase 0 is the free phase
   std::string estimator;          // for the record
   double beta = 0;
 };
 
-// The phases of a flow-matching step (DESIGN.md §3) on batch b: free, then +beta and
+// The phases of a velocity-matching step on batch b (flow matching, DESIGN.md §3, or
+// denoising score matching, §4, whose u_t = -eps): free, then +beta and
 // -beta (symmetric) or +beta alone (one_sided), each warm-started from the free
 // equilibrium, with the nudge of learn::nudged_clamp. Throws InputError for the
 // exact estimator (no hardware phase computes it) or an unstable |beta|.
@@ -73,6 +75,8 @@ struct Measurement {
   int transconductors = 0;
   std::vector<PhaseMeasurement> phases;
   double nudge_signal_V = 0;           // rms over unit nodes of V(+beta) - V(-beta) (or V(+beta) - V(free))
+  double model_error = 0;              // max over samples and units of |V_free / v_unit_V - u*| (model units),
+                                       // u* the trainer's free equilibrium: the circuit realises the model when small
   int failed_runs() const;             // sum of the phases' failed counts
 };
 
@@ -80,8 +84,9 @@ struct Measurement {
 // converter spanning -1..1 model units).
 double settle_tolerance_V(const circuit::DeviceModel& dm, const EnergyParams& ep);
 
-// Relaxes every phase of in for every sample on backend b. Throws InputError for
-// inputs of the wrong size; relaxations that do not settle are counted, not thrown.
+// Relaxes every phase of in for every sample on backend b, and compares each free
+// phase with the trainer's equilibrium (model_error). Throws InputError for inputs of
+// the wrong size; relaxations that do not settle are counted, not thrown.
 Measurement measure_step(const model::Network& net, const circuit::DeviceModel& dm, const EnergyParams& ep,
                          const StepInputs& in, backend::Backend& b, const MeasureOptions& opt);
 
