@@ -139,6 +139,35 @@ TEST_CASE("a bilinear network with a negative nudge: ode, spice and the trainer 
   CHECK(std::abs(ode.supply_current_final_A - spice.supply_current_final_A) < 1e-6 * ode.supply_current_final_A);
 }
 
+TEST_CASE("intra-module couplings and a bias-table level: the ideal circuit lands on the trainer's equilibrium") {
+  model::NetworkSpec spec;
+  spec.modules = {{"x", 5, model::Activation::identity, 0}, {"d", 6, model::Activation::tanh, 3}};
+  spec.couplings = {{"x_d", 0, 1, model::CouplingKind::bilinear, 2}, {"d_d", 1, 1, model::CouplingKind::dense, 0}};
+  spec.spring_lambda = 2;
+  spec.alpha = 1;
+  model::Network net(spec);
+  net.init_xavier(0.8, 5);
+  net.params()[net.table_index(1)].setRandom();
+  const Eigen::VectorXd x_t = Eigen::VectorXd::Random(5);
+  model::Clamp clamp;
+  clamp.spring_target = x_t;
+  clamp.spring_g = net.spec().spring_lambda * net.spec().leak;
+  clamp.levels = {2};
+  auto st = model::initial_state(net, x_t);
+  REQUIRE(model::relax(net, clamp, st, {model::RelaxMethod::euler, 200000, 0.1, 1e-14}).converged);
+  Eigen::VectorXd u(11);
+  u << st.u[0].col(0), st.u[1].col(0);
+  circuit::NetlistOptions opt;
+  opt.spring_target = x_t;
+  CHECK_THROWS_AS(circuit::build_circuit(net, dm65(), opt), InputError);  // a table needs a level
+  opt.condition_level = 2;
+  const auto c = circuit::build_circuit(net, dm65(), opt);
+  const auto ode = backend::ode::OdeBackend().relax(c, tight());
+  CHECK(max_unit_error(net, ode, u, dm65().v_unit_V) < 1e-4);
+  CHECK(circuit::write_netlist(c).find("BW_d_d_d_1_d_1 ") == std::string::npos);  // no self-loop device
+  CHECK(circuit::write_netlist(c).find("BW_d_d_d_1_d_2 ") != std::string::npos);  // one device per ordered pair
+}
+
 TEST_CASE("mismatched netlists: reproducible from the seed, and ode and spice agree on them") {
   auto net = testing::small_network(8);
   const auto dm = dm65();

@@ -62,6 +62,11 @@ class Netlister {
       throw InputError("", "nudge_target", "needs " + std::to_string(nv) + " values");
     if (opt_.initial_u.size() != 0 && opt_.initial_u.size() != total)
       throw InputError("", "initial_u", "needs " + std::to_string(total) + " values");
+    for (int m = 0; m < net_.module_count(); ++m)
+      if (net_.table_index(m) >= 0 && (opt_.condition_level < 0 || opt_.condition_level >= net_.spec().modules[m].condition_levels))
+        throw InputError("", "condition_level", "module '" + net_.spec().modules[m].name +
+                                                    "' has a bias table: the circuit needs a level in [0, " +
+                                                    std::to_string(net_.spec().modules[m].condition_levels) + ")");
   }
 
   double spring_target(int i) const { return opt_.spring_target.size() ? opt_.spring_target(i) : 0.0; }
@@ -85,7 +90,8 @@ class Netlister {
     const bool vis = m == net_.spec().visible;
     const double u0 = opt_.initial_u.size() ? opt_.initial_u(flat) : (vis ? spring_target(i) : 0.0);
     node(n, u0, net_.spec().leak);
-    const double b = net_.bias(m)(i, 0);
+    const int table = net_.table_index(m);
+    const double b = net_.bias(m)(i, 0) + (table >= 0 ? net_.params()[table](i, opt_.condition_level) : 0.0);
     if (b != 0)
       c_.elements.push_back(two_terminal(ElementKind::isource, "IBIAS_" + n, "0", n, b * dm_.g_unit_siemens * dm_.v_unit_V));
   }
@@ -139,6 +145,10 @@ class Netlister {
     for (int i = 0; i < W.rows(); ++i)
       for (int j = 0; j < W.cols(); ++j) {
         const std::string pi = unit_node(net_, spec.p, i), qj = unit_node(net_, spec.q, j);
+        if (spec.p == spec.q) {  // intra-module: one device per ordered pair i != j (W symmetric)
+          if (i != j) transconductor("W_" + cname, pi, qj, is_tanh(spec.q), W(i, j));
+          continue;
+        }
         transconductor("W_" + cname, pi, qj, is_tanh(spec.q), W(i, j));
         transconductor("W_" + cname, qj, pi, is_tanh(spec.p), W(i, j));
       }

@@ -27,6 +27,7 @@ struct NetlistOptions {
   Eigen::VectorXd initial_u;       // every unit, modules in order (model units); empty: x at x_t, hidden at 0
   std::string model_name = "in-memory network";
   double t_stop_s = 0;             // .tran stop time; 0: 200 node time constants (coupled modes are slower)
+  int condition_level = -1;        // column of the bias tables added to the bias currents (needed iff the net has tables)
 };
 
 // The circuit of net under dm. Throws InputError for options of the wrong size.

@@ -19,6 +19,7 @@ struct NetlistArgs {
   std::string model_dir, device_model, out, x_t_npy;
   std::optional<unsigned long long> mismatch_seed;
   double t_stop_s = 0;
+  int condition_level = -1;
 };
 
 void run_netlist(const NetlistArgs& a) {
@@ -28,6 +29,7 @@ void run_netlist(const NetlistArgs& a) {
   opt.mismatch_seed = a.mismatch_seed;
   opt.model_name = a.model_dir;
   opt.t_stop_s = a.t_stop_s;
+  opt.condition_level = a.condition_level;
   if (!a.x_t_npy.empty()) {
     const Eigen::MatrixXd x = data::read_npy(a.x_t_npy);
     if (x.cols() != 1 || x.rows() != net.size(net.spec().visible))
@@ -48,6 +50,8 @@ void add_netlist_command(CLI::App& app) {
   cmd->add_option("--mismatch-seed", a->mismatch_seed, "draw device mismatch from this seed (default: ideal circuit)");
   cmd->add_option("--x-t", a->x_t_npy, "spring targets x_t, model units (.npy vector; default zeros)");
   cmd->add_option("--t-stop-s", a->t_stop_s, ".tran stop time (default 200 node time constants)");
+  cmd->add_option("--condition-level", a->condition_level,
+                  "noise level whose bias-table column joins the bias currents (diffusion models)");
   cmd->callback([a] { run_netlist(*a); });
 }
 
