@@ -168,6 +168,23 @@ TEST_CASE("settling scales with the node time constant; sensitivity rows re-meas
   CHECK(saw_noise);
 }
 
+TEST_CASE("spice on request: the same settling times, currents and ledger as ode") {
+  SmallStep st;
+  st.in = energy::flow_step_inputs(st.net, random_batch(6, 1, 7), 1.25e-3, learn::Estimator::symmetric);
+  backend::spice::SpiceBackend spice;
+  const auto mo = energy::measure_step(st.net, st.dm, st.ep, st.in, st.ode, st.mopt);
+  const auto ms = energy::measure_step(st.net, st.dm, st.ep, st.in, spice, st.mopt);
+  for (size_t p = 0; p < mo.phases.size(); ++p) {
+    CHECK_MESSAGE(ms.phases[p].settled == ms.phases[p].samples, ms.phases[p].message);
+    CHECK(ms.phases[p].settle_time_s == doctest::Approx(mo.phases[p].settle_time_s).epsilon(0.02));
+    CHECK(ms.phases[p].supply_current_A == doctest::Approx(mo.phases[p].supply_current_A).epsilon(1e-6));
+  }
+  CHECK(ms.model_error < 1e-3);
+  const auto lo = energy::make_ledger(st.net, st.dm, st.ep, st.gpu, mo, st.lopt);
+  const auto ls = energy::make_ledger(st.net, st.dm, st.ep, st.gpu, ms, st.lopt);
+  CHECK(ls.analog_J_per_step == doctest::Approx(lo.analog_J_per_step).epsilon(0.01));
+}
+
 TEST_CASE("bad device models and baselines: InputError naming the key") {
   const std::string dir = testing::fresh_dir("energy_bad_dm");
   const std::string text = read_text(kDm65);
