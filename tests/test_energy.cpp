@@ -78,6 +78,25 @@ struct SmallStep {
   energy::LedgerOptions lopt{64, energy::Readout::units, 30, 20};
 };
 
+// A small diffusion network as the diffusion config's (intra-module couplings, a
+// bilinear skip, a decoder bias table of three levels whose columns differ by O(1)).
+model::Network small_diffusion_network() {
+  model::NetworkSpec spec;
+  spec.modules = {{"x", 6, model::Activation::identity, 0}, {"d", 7, model::Activation::tanh, 3}};
+  spec.couplings = {{"x_d", 0, 1, model::CouplingKind::bilinear, 2},
+                    {"d_d", 1, 1, model::CouplingKind::dense, 0},
+                    {"x_x", 0, 0, model::CouplingKind::dense, 0}};
+  spec.spring_lambda = 1;
+  spec.alpha = 1;
+  model::Network net(spec);
+  net.init_xavier(0.8, 11);
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<double> uniform(-1.5, 1.5);
+  auto& table = net.params()[net.table_index(1)];
+  for (Eigen::Index k = 0; k < table.size(); ++k) table.data()[k] = uniform(rng);
+  return net;
+}
+
 }  // namespace
 
 TEST_CASE("charging C to V through R from a supply draws C V^2: half stored, half dissipated (ode and spice)") {
@@ -185,6 +204,29 @@ TEST_CASE("spice on request: the same settling times, currents and ledger as ode
   CHECK(ls.analog_J_per_step == doctest::Approx(lo.analog_J_per_step).epsilon(0.01));
 }
 
+TEST_CASE("ledger of a diffusion network: each sample's circuit carries its noise level's bias-table column") {
+  SmallStep st;
+  st.net = small_diffusion_network();
+  auto batch = random_batch(6, 3, 5);
+  batch.levels = {0, 2, 1};
+  st.in = energy::flow_step_inputs(st.net, batch, 0.05, learn::Estimator::symmetric);
+  const auto m = energy::measure_step(st.net, st.dm, st.ep, st.in, st.ode, st.mopt);
+  for (const auto& p : m.phases) CHECK_MESSAGE(p.settled == 3, p.name << ": " << p.message);
+  MESSAGE("diffusion net, levels 0, 2, 1: circuit vs trainer " << m.model_error << " model units; free settle "
+                                                               << m.phases[0].settle_time_s << " s");
+  CHECK(m.model_error < 1e-3);  // against the trainer's equilibrium at each sample's level
+  auto swapped = st.in;
+  swapped.levels = {2, 0, 1};  // each circuit now at another sample's level: the free phase moves
+  const auto ms = energy::measure_step(st.net, st.dm, st.ep, swapped, st.ode, st.mopt);
+  CHECK(ms.model_error < 1e-3);
+  CHECK(std::abs(ms.phases[0].swing_V2 - m.phases[0].swing_V2) > 1e-3 * m.phases[0].swing_V2);
+  const auto l = energy::make_ledger(st.net, st.dm, st.ep, st.gpu, m, st.lopt);
+  double analog = 0;
+  for (const auto& i : l.items) analog += i.side == "analog" ? i.energy_J_per_step : 0;
+  CHECK(analog == doctest::Approx(l.analog_J_per_step).epsilon(1e-12));
+  CHECK(l.ratio_gpu_backprop_to_analog() > 0);
+}
+
 TEST_CASE("bad device models and baselines: InputError naming the key") {
   const std::string dir = testing::fresh_dir("energy_bad_dm");
   const std::string text = read_text(kDm65);
@@ -224,4 +266,19 @@ TEST_CASE("eqsim energy: exit 2 naming the key for a bad device model; a ledger 
     CHECK_MESSAGE(j.at(key).get<double>() > 0, key);
   CHECK(std::filesystem::exists(dir + "/l.csv"));
   CHECK(std::filesystem::exists(dir + "/l_breakdown.png"));
+}
+
+TEST_CASE("eqsim energy on a diffusion model folder: the ledger of its circuit at the batch's noise levels") {
+  const std::string dir = testing::fresh_dir("energy_cli_diffusion");
+  auto r = testing::run_eqsim("train " + source_path("configs/diffusion_bilinear_digits.yaml") + " --out " + dir +
+                              "/m --set train.steps=2 --set train.batch_size=8");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  r = testing::run_eqsim("energy " + dir + "/m/model --device-model " + kDm65 + " --baseline " + kH100 +
+                         " --samples 2 --no-sensitivity --out " + dir + "/l.json");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const auto j = nlohmann::json::parse(read_text(dir + "/l.json"));
+  CHECK(j["inputs"]["task"] == "diffusion");
+  CHECK(j["measurement"]["circuit_vs_model_max_error_model_units"].get<double>() < 1e-2);
+  for (const char* key : {"analog_J_per_step", "gpu_backprop_J_per_step", "gpu_ep_sim_J_per_step"})
+    CHECK_MESSAGE(j.at(key).get<double>() > 0, key);
 }

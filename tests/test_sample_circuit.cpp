@@ -3,6 +3,8 @@
 // and noise must change the samples reproducibly from their seeds; spice and ode
 // must agree; the CLI must reject bad flag combinations naming the flag, and a
 // circuit that does not settle must end `relax` with exit 1 and a plain message.
+// A diffusion model's annealed-Langevin sampler reads its score from the circuit
+// conditioned on each noise level (issue 4 item 3).
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -18,6 +20,7 @@
 #include "data/npy.hpp"
 #include "helpers.hpp"
 #include "learn/sampler.hpp"
+#include "learn/trainer.hpp"
 
 using namespace eqsim;
 using testing::run_eqsim;
@@ -71,6 +74,47 @@ const std::string& small_model_dir() {
     return d;
   }();
   return dir;
+}
+
+// A small diffusion network as the diffusion config's (identity encoder x with an
+// intra-module coupling, tanh decoder d with one, a bilinear skip) with a bias table of
+// three levels whose columns differ by O(1), so a wrong level changes the samples.
+model::Network small_diffusion_network() {
+  model::NetworkSpec spec;
+  spec.modules = {{"x", 6, model::Activation::identity, 0}, {"d", 7, model::Activation::tanh, 3}};
+  spec.couplings = {{"x_d", 0, 1, model::CouplingKind::bilinear, 2},
+                    {"d_d", 1, 1, model::CouplingKind::dense, 0},
+                    {"x_x", 0, 0, model::CouplingKind::dense, 0}};
+  spec.spring_lambda = 1;
+  spec.alpha = 1;
+  model::Network net(spec);
+  net.init_xavier(0.8, 11);
+  std::srand(2);
+  net.params()[net.table_index(1)].setRandom();
+  net.params()[net.table_index(1)] *= 1.5;
+  return net;
+}
+
+learn::AnnealedLangevinOptions small_schedule(int steps_per_level) {
+  return {learn::geometric_sigmas(1.0, 0.1, 3), steps_per_level, 2e-3, {model::RelaxMethod::euler, 100, 0.1, 0}};
+}
+
+// The ideal annealed-Langevin sampler with every relaxation converged (the circuit settles too).
+Eigen::MatrixXd ideal_diffusion_samples(const model::Network& net, const learn::SampleOptions& opt,
+                                        learn::AnnealedLangevinOptions schedule) {
+  schedule.relax = {model::RelaxMethod::euler, 200000, 0.1, 1e-13};
+  return learn::generate_annealed(learn::energy_score(net, schedule), net.size(net.spec().visible), opt, schedule);
+}
+
+CircuitRun circuit_diffusion_samples(const model::Network& net, const learn::SampleOptions& opt,
+                                     const learn::AnnealedLangevinOptions& schedule, cli::CircuitVelocityOptions c) {
+  c.device_model = config::load_device_model(kDeviceModel);
+  const auto t0 = std::chrono::steady_clock::now();
+  cli::CircuitVelocity cv(net, c);
+  const auto score = learn::spring_score(cv.level_field(), schedule.sigmas);
+  CircuitRun r{learn::generate_annealed(score, net.size(net.spec().visible), opt, schedule), cv.stats()};
+  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
 }
 
 }  // namespace
@@ -202,4 +246,70 @@ TEST_CASE("eqsim relax on a circuit that never settles: exit 1 with a plain mess
   CHECK(r.output.find("internal error") == std::string::npos);
   std::ifstream in(dir + "/r.json");
   CHECK(nlohmann::json::parse(in)["status"] == "not_settled");
+}
+
+TEST_CASE("diffusion: the ideal ode circuit's annealed-Langevin samples are the ideal sampler's, level by level") {
+  const auto net = small_diffusion_network();
+  const auto schedule = small_schedule(4);
+  const auto opt = small_run(8, 1);
+  const Eigen::MatrixXd ideal = ideal_diffusion_samples(net, opt, schedule);
+  const auto run = circuit_diffusion_samples(net, opt, schedule, {});
+  const double err = (run.x - ideal).cwiseAbs().maxCoeff();
+  // The same sampler with every bias-table column set to level 0's: the levels matter.
+  auto flat = net;
+  auto& table = flat.params()[flat.table_index(1)];
+  table = table.col(0).replicate(1, table.cols()).eval();
+  const Eigen::MatrixXd unconditioned = ideal_diffusion_samples(flat, opt, schedule);
+  const double level_effect = (unconditioned - ideal).cwiseAbs().maxCoeff();
+  MESSAGE("8 samples, 3 levels x 4 steps + 1: max |x_circuit - x_ideal| = " << err << "; bias table held at level 0 moves "
+                                                                            << level_effect << "; " << run.stats.relaxations
+                                                                            << " relaxations, " << run.stats.not_settled
+                                                                            << " not settled; wall " << run.wall_s << " s");
+  CHECK(run.stats.relaxations == 8 * 13);
+  CHECK(run.stats.not_settled == 0);
+  CHECK(level_effect > 1e-2);
+  CHECK(err < 1e-4);
+}
+
+TEST_CASE("diffusion: mismatch and start seeds reproduce, and spice agrees with ode") {
+  const auto net = small_diffusion_network();
+  const auto schedule = small_schedule(1);
+  auto opt = small_run(2, 1);
+  cli::CircuitVelocityOptions c;
+  c.mismatch_seed = 5;
+  const auto a = circuit_diffusion_samples(net, opt, schedule, c), b = circuit_diffusion_samples(net, opt, schedule, c);
+  c.mismatch_seed = 6;
+  const auto other = circuit_diffusion_samples(net, opt, schedule, c);
+  opt.seed = 4;
+  const auto other_start = circuit_diffusion_samples(net, opt, schedule, c);
+  CHECK(a.x == b.x);
+  CHECK((other.x - a.x).cwiseAbs().maxCoeff() > 1e-3);
+  CHECK((other_start.x - other.x).cwiseAbs().maxCoeff() > 1e-2);
+  c.backend = "spice";
+  const auto spice = circuit_diffusion_samples(net, opt, schedule, c);
+  const double d = (spice.x - other_start.x).cwiseAbs().maxCoeff();
+  MESSAGE("2 samples, 3 levels x 1 step + 1, mismatch seed 6: max |x_spice - x_ode| = " << d << " model units; spice "
+                                                                                          << spice.wall_s << " s");
+  CHECK(spice.stats.relaxations == 2 * 4);
+  CHECK(spice.stats.not_settled == 0);
+  CHECK(d < 1e-3);
+}
+
+TEST_CASE("eqsim sample --backend ode on a diffusion model folder: annealed Langevin through the circuit") {
+  const std::string dir = testing::fresh_dir("sample_circuit_diffusion");
+  const auto schedule = small_schedule(2);
+  config::save_model_dir(dir + "/model", small_diffusion_network(), "test diffusion network", &schedule);
+  const auto r = run_eqsim("sample " + dir + "/model --n 3 --out " + dir + "/s.npy --backend ode --device-model " +
+                           kDeviceModel + " --mismatch-seed 4");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(r.output.find("0 of 21 relaxations did not settle") != std::string::npos);
+  const auto x = data::read_npy(dir + "/s.npy");
+  CHECK(x.rows() == 3);
+  CHECK(x.cols() == 6);
+  std::ifstream in(dir + "/s.npy.json");
+  const auto j = nlohmann::json::parse(in);
+  CHECK(j["status"] == "ok");
+  CHECK(j["sampler"]["kind"] == "annealed_langevin");
+  CHECK(j["sampler"]["sigmas"].size() == 3);
+  CHECK(j["settle"]["per_step"]["not_settled"].size() == 7);
 }

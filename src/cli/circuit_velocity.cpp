@@ -32,7 +32,10 @@ std::string spring_source_node(int i) { return "xt_" + std::to_string(i); }
 // per sample) between calls and resets it when the number of samples changes.
 class CircuitVelocity::Loop {
  public:
+  explicit Loop(std::vector<std::string> visible_nodes) : visible_nodes_(std::move(visible_nodes)) {}
   virtual ~Loop() = default;
+  // Relaxes c from now on; the warm state carries over when c has the same nodes.
+  virtual void set_circuit(circuit::Circuit c) = 0;
   // One relaxation per column of spring source voltages targets_V (n_visible x B);
   // each summary's final_V is in this loop's node order.
   virtual std::vector<backend::RelaxSummary> relax(const Eigen::MatrixXd& targets_V, const backend::RelaxOptions& opt,
@@ -41,6 +44,7 @@ class CircuitVelocity::Loop {
   const std::vector<Eigen::Index>& visible() const { return visible_; }
 
  protected:
+  std::vector<std::string> visible_nodes_;
   std::vector<Eigen::Index> visible_;
   Eigen::MatrixXd warm_;  // per column: the state the next relaxation starts from
 };
@@ -57,32 +61,40 @@ Eigen::Index index_of(const std::vector<std::string>& names, const std::string& 
 // All samples as one batch on the ode backend: warm_ holds the free node voltages.
 class OdeLoop : public CircuitVelocity::Loop {
  public:
-  OdeLoop(circuit::Circuit c, const std::vector<std::string>& visible_nodes) : c_(std::move(c)), sys_(c_) {
-    const auto& names = sys_.node_names();
-    for (size_t i = 0; i < visible_nodes.size(); ++i) {
-      visible_.push_back(index_of(names, visible_nodes[i]));
-      source_rows_.push_back(index_of(names, spring_source_node(static_cast<int>(i))) - sys_.state_count());
+  using Loop::Loop;
+
+  void set_circuit(circuit::Circuit c) override {
+    c_ = std::move(c);
+    auto sys = std::make_unique<backend::ode::OdeSystem>(c_);
+    if (sys_ && sys->node_names() != sys_->node_names()) warm_.resize(0, 0);
+    sys_ = std::move(sys);
+    const auto& names = sys_->node_names();
+    visible_.clear();
+    source_rows_.clear();
+    for (size_t i = 0; i < visible_nodes_.size(); ++i) {
+      visible_.push_back(index_of(names, visible_nodes_[i]));
+      source_rows_.push_back(index_of(names, spring_source_node(static_cast<int>(i))) - sys_->state_count());
     }
   }
 
   std::vector<backend::RelaxSummary> relax(const Eigen::MatrixXd& targets_V, const backend::RelaxOptions& opt,
                                            const std::function<void(long)>& on_relaxed) override {
     const Eigen::Index B = targets_V.cols();
-    Eigen::MatrixXd vf = sys_.fixed_voltages().replicate(1, B);
+    Eigen::MatrixXd vf = sys_->fixed_voltages().replicate(1, B);
     for (size_t i = 0; i < source_rows_.size(); ++i) vf.row(source_rows_[i]) = targets_V.row(static_cast<Eigen::Index>(i));
     if (warm_.cols() != B) {
-      warm_ = sys_.initial_state().replicate(1, B);
+      warm_ = sys_->initial_state().replicate(1, B);
       for (size_t i = 0; i < visible_.size(); ++i) warm_.row(visible_[i]) = targets_V.row(static_cast<Eigen::Index>(i));
     }
-    auto out = backend::ode::relax_batch(sys_, c_, warm_, vf, opt);
-    for (Eigen::Index j = 0; j < B; ++j) warm_.col(j) = out[j].final_V.head(sys_.state_count());
+    auto out = backend::ode::relax_batch(*sys_, c_, warm_, vf, opt);
+    for (Eigen::Index j = 0; j < B; ++j) warm_.col(j) = out[j].final_V.head(sys_->state_count());
     if (on_relaxed) on_relaxed(B);
     return out;
   }
 
  private:
   circuit::Circuit c_;
-  backend::ode::OdeSystem sys_;
+  std::unique_ptr<backend::ode::OdeSystem> sys_;
   std::vector<Eigen::Index> source_rows_;  // rows of the spring sources among the held voltages
 };
 
@@ -90,9 +102,17 @@ class OdeLoop : public CircuitVelocity::Loop {
 // IC= are rewritten in place before each run; warm_ holds every node voltage.
 class SpiceLoop : public CircuitVelocity::Loop {
  public:
-  SpiceLoop(circuit::Circuit c, const std::vector<std::string>& visible_nodes)
-      : c_(std::move(c)), nodes_(circuit::node_names(c_)), cap_(nodes_.size(), -1) {
-    for (const auto& n : visible_nodes) visible_.push_back(index_of(nodes_, n));
+  using Loop::Loop;
+
+  void set_circuit(circuit::Circuit c) override {
+    c_ = std::move(c);
+    auto nodes = circuit::node_names(c_);
+    if (nodes != nodes_) warm_.resize(0, 0);
+    nodes_ = std::move(nodes);
+    cap_.assign(nodes_.size(), -1);
+    visible_.clear();
+    sources_.clear();
+    for (const auto& n : visible_nodes_) visible_.push_back(index_of(nodes_, n));
     for (size_t k = 0; k < c_.elements.size(); ++k) {
       const auto& e = c_.elements[k];
       if (e.kind == circuit::ElementKind::capacitor && circuit::is_ground(e.n_minus) && e.ic_V)
@@ -145,25 +165,42 @@ std::vector<std::string> visible_nodes(const model::Network& net) {
   return out;
 }
 
+bool has_bias_tables(const model::Network& net) {
+  for (int m = 0; m < net.module_count(); ++m)
+    if (net.table_index(m) >= 0) return true;
+  return false;
+}
+
 }  // namespace
 
 CircuitVelocity::CircuitVelocity(const model::Network& net, CircuitVelocityOptions opt) : net_(net), opt_(std::move(opt)) {
   if (opt_.backend != "ode" && opt_.backend != "spice")
     throw InputError("command line", "--backend", "unknown circuit backend '" + opt_.backend + "' (ode, spice)");
-  circuit::NetlistOptions nopt;
-  nopt.mismatch_seed = opt_.mismatch_seed;
-  circuit::Circuit c = circuit::build_circuit(net, opt_.device_model, nopt);
+  level_ = has_bias_tables(net) ? 0 : -1;
+  circuit::Circuit c = build(level_);
   const double tau = circuit::tau_s(opt_.device_model);
   relax_time_s_ = opt_.relax_time_s > 0 ? opt_.relax_time_s : default_relax_tau * tau;
   settle_tol_V_ = opt_.settle_tol_V > 0 ? opt_.settle_tol_V : 1e-4 * opt_.device_model.v_unit_V;
   element_count_ = static_cast<long>(c.elements.size());
-  if (opt_.backend == "ode") loop_ = std::make_unique<OdeLoop>(std::move(c), visible_nodes(net));
-  else loop_ = std::make_unique<SpiceLoop>(std::move(c), visible_nodes(net));
+  if (opt_.backend == "ode") loop_ = std::make_unique<OdeLoop>(visible_nodes(net));
+  else loop_ = std::make_unique<SpiceLoop>(visible_nodes(net));
+  loop_->set_circuit(std::move(c));
 }
 
 CircuitVelocity::~CircuitVelocity() = default;
 
-Eigen::MatrixXd CircuitVelocity::operator()(const Eigen::MatrixXd& x) {
+circuit::Circuit CircuitVelocity::build(int level) const {
+  circuit::NetlistOptions nopt;
+  nopt.mismatch_seed = opt_.mismatch_seed;
+  nopt.condition_level = level;
+  return circuit::build_circuit(net_, opt_.device_model, nopt);
+}
+
+Eigen::MatrixXd CircuitVelocity::operator()(const Eigen::MatrixXd& x, int level) {
+  if (level != level_) {
+    loop_->set_circuit(build(level));
+    level_ = level;
+  }
   const double v_unit = opt_.device_model.v_unit_V;
   backend::RelaxOptions ropt;
   ropt.t_stop_s = relax_time_s_;
@@ -211,6 +248,10 @@ void CircuitVelocity::record(const std::vector<backend::RelaxSummary>& out) {
 
 learn::VelocityField CircuitVelocity::field() {
   return [this](const Eigen::MatrixXd& x, double) { return (*this)(x); };
+}
+
+learn::LevelVelocity CircuitVelocity::level_field() {
+  return [this](const Eigen::MatrixXd& x, int level) { return (*this)(x, level); };
 }
 
 }  // namespace eqsim::cli

@@ -10,6 +10,11 @@
 // instantaneous reading, as a sample-and-hold would take it). ode relaxes all
 // samples as one batch (backend::ode::relax_batch); spice runs ngspice once per
 // sample.
+//
+// A diffusion model (bias tables, DESIGN.md §4) is conditioned on the noise level:
+// the circuit's bias sources carry the table column of the level (NetlistOptions::
+// condition_level), so the circuit is rebuilt whenever the level changes, keeping
+// the node voltages (as re-setting the bias DACs between two relaxations would).
 #include <Eigen/Core>
 #include <functional>
 #include <memory>
@@ -72,14 +77,18 @@ class CircuitVelocity {
   CircuitVelocity(const CircuitVelocity&) = delete;
   CircuitVelocity& operator=(const CircuitVelocity&) = delete;
 
-  // v at flow points x (n_visible x B). Warm-started from the last call when B is
-  // unchanged, else from x with every hidden node at 0. A relaxation that does not
-  // settle is counted and its final voltages are used; a numerical failure or a
-  // backend error throws SimulationOutcome (there is no velocity to read).
-  Eigen::MatrixXd operator()(const Eigen::MatrixXd& x);
+  // v at points x (n_visible x B) with the bias tables at column `level` (-1 for a
+  // net without tables; in [0, levels) for one with them, else InputError). Warm-started
+  // from the last call when B is unchanged, else from x with every hidden node at 0. A
+  // relaxation that does not settle is counted and its final voltages are used; a
+  // numerical failure or a backend error throws SimulationOutcome (there is no
+  // velocity to read).
+  Eigen::MatrixXd operator()(const Eigen::MatrixXd& x, int level = -1);
 
-  // A VelocityField calling *this, which must outlive it.
+  // A VelocityField (flow models) or LevelVelocity (diffusion models: wrap it in
+  // learn::spring_score) calling *this, which must outlive it.
   learn::VelocityField field();
+  learn::LevelVelocity level_field();
 
   const SettleStats& stats() const { return stats_; }
   // Backend name and engine version ("" before the first relaxation).
@@ -92,6 +101,8 @@ class CircuitVelocity {
   class Loop;  // one backend's way of relaxing a batch
 
  private:
+  // The circuit with the bias tables at column level (-1: none).
+  circuit::Circuit build(int level) const;
   // Adds one velocity evaluation's relaxations to stats_; throws SimulationOutcome on a failed one.
   void record(const std::vector<backend::RelaxSummary>& out);
 
@@ -99,6 +110,7 @@ class CircuitVelocity {
   CircuitVelocityOptions opt_;
   double relax_time_s_ = 0, settle_tol_V_ = 0;
   std::unique_ptr<Loop> loop_;
+  int level_ = -1;     // bias-table column the loop's circuit carries
   long element_count_ = 0;
   long calls_ = 0;     // velocity evaluations so far
   long relaxed_ = 0;   // relaxations so far

@@ -171,13 +171,23 @@ nlohmann::json settle_json(const SettleStats& st) {
           {"per_step", {{"not_settled", st.not_settled_per_step}, {"settle_time_max_s", st.settle_time_max_per_step_s}}}};
 }
 
+// How the samples are drawn: Euler steps of the flow, or annealed Langevin over the
+// noise schedule of a diffusion model (empty sigmas: a flow model).
+nlohmann::json sampler_json(const learn::SampleOptions& opt, const learn::AnnealedLangevinOptions& schedule) {
+  if (schedule.sigmas.empty()) return {{"kind", "flow_euler"}, {"t_end", opt.t_end}, {"dt", opt.dt}};
+  return {{"kind", "annealed_langevin"},
+          {"sigmas", schedule.sigmas},
+          {"steps_per_level", schedule.steps_per_level},
+          {"step_scale", schedule.step_scale}};
+}
+
 nlohmann::json circuit_record(const std::string& model_dir, const learn::SampleOptions& opt,
-                              const CircuitVelocityOptions& c, const CircuitVelocity& cv) {
+                              const learn::AnnealedLangevinOptions& schedule, const CircuitVelocityOptions& c,
+                              const CircuitVelocity& cv) {
   const auto& dm = c.device_model;
   return {{"model_dir", model_dir},
           {"n", opt.n},
-          {"t_end", opt.t_end},
-          {"dt", opt.dt},
+          {"sampler", sampler_json(opt, schedule)},
           {"seed", opt.seed},
           {"backend", c.backend},
           {"backend_version", cv.backend_version()},
@@ -200,9 +210,22 @@ void write_record(const std::string& path, nlohmann::json record, const std::str
 void warn_spice_cost(const learn::SampleOptions& opt, long steps, long elements) {
   if (opt.n <= spice_warn_samples) return;
   fmt::print(stderr,
-             "warning: --backend spice runs ngspice once per sample and Euler step: {} x {} = {} runs of a {}-element "
+             "warning: --backend spice runs ngspice once per sample and sampler step: {} x {} = {} runs of a {}-element "
              "circuit, one at a time; this is slow (--backend ode relaxes all samples as one batch)\n",
              opt.n, steps, opt.n * steps, elements);
+}
+
+// Velocity (or score) evaluations of one sampling run.
+long sampler_steps(const learn::SampleOptions& opt, const learn::AnnealedLangevinOptions& schedule) {
+  if (schedule.sigmas.empty()) return std::lround(opt.t_end / opt.dt);
+  return static_cast<long>(schedule.sigmas.size()) * schedule.steps_per_level + 1;
+}
+
+// Flow: Euler steps of the circuit's velocity; diffusion: annealed Langevin on its score.
+Eigen::MatrixXd run_sampler(CircuitVelocity& cv, int dim, const learn::SampleOptions& opt,
+                            const learn::AnnealedLangevinOptions& schedule) {
+  if (schedule.sigmas.empty()) return learn::generate(cv.field(), dim, opt);
+  return learn::generate_annealed(learn::spring_score(cv.level_field(), schedule.sigmas), dim, opt, schedule);
 }
 
 }  // namespace
@@ -212,7 +235,8 @@ Eigen::MatrixXd sample_circuit_job(const std::string& model_dir, const learn::Sa
   if (config::model_dir_kind(model_dir) == "mlp")
     throw InputError(model_dir, "--backend", "an MLP baseline has no circuit; use --backend ideal");
   const model::Network net = config::load_model_dir(model_dir);
-  const long steps = std::lround(opt.t_end / opt.dt);
+  const auto schedule = config::load_diffusion_schedule(model_dir);
+  const long steps = sampler_steps(opt, schedule);
   ProgressLine progress("sample (" + circuit.backend + ")", steps * opt.n);
   CircuitVelocityOptions copt = circuit;
   copt.on_relaxed = [&](long done, const SettleStats& st) {
@@ -222,12 +246,12 @@ Eigen::MatrixXd sample_circuit_job(const std::string& model_dir, const learn::Sa
   if (circuit.backend == "spice") warn_spice_cost(opt, steps, cv.element_count());
   Eigen::MatrixXd x;
   try {
-    x = learn::generate(cv.field(), net.size(net.spec().visible), opt);
+    x = run_sampler(cv, net.size(net.spec().visible), opt, schedule);
   } catch (const SimulationOutcome& e) {
-    write_record(record_path, circuit_record(model_dir, opt, circuit, cv), "failed", e.what());
+    write_record(record_path, circuit_record(model_dir, opt, schedule, circuit, cv), "failed", e.what());
     throw;
   }
-  write_record(record_path, circuit_record(model_dir, opt, circuit, cv), "ok", "");
+  write_record(record_path, circuit_record(model_dir, opt, schedule, circuit, cv), "ok", "");
   const auto& st = cv.stats();
   progress.finish(fmt::format("{} samples", x.cols()));
   fmt::print(stderr,

@@ -133,6 +133,7 @@ circuit::NetlistOptions netlist_options(const StepInputs& in, const PhaseSpec& p
   if (p.nudge_g != 0) n.nudge_target = in.nudge_target.col(sample);
   n.model_name = opt.model_name;
   n.t_stop_s = t_stop_s;
+  n.condition_level = in.levels.empty() ? -1 : in.levels[static_cast<size_t>(sample)];
   return n;
 }
 

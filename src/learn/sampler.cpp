@@ -46,14 +46,22 @@ VelocityField energy_velocity(const model::Network& net, const SampleOptions& op
   };
 }
 
+ScoreField spring_score(LevelVelocity v, std::vector<double> sigmas) {
+  return [v = std::move(v), sigmas = std::move(sigmas)](const Eigen::MatrixXd& x, int level) -> Eigen::MatrixXd {
+    return v(x, level) / sigmas.at(static_cast<size_t>(level));
+  };
+}
+
 ScoreField energy_score(const model::Network& net, const AnnealedLangevinOptions& schedule) {
   auto state = std::make_shared<model::State>();
-  return [&net, sigmas = schedule.sigmas, relax = schedule.relax, state](const Eigen::MatrixXd& x, int level) -> Eigen::MatrixXd {
-    if (state->batch() != x.cols()) *state = model::initial_state(net, x);
-    const model::Clamp clamp = free_clamp(net, x, std::vector<int>(x.cols(), level));
-    model::relax(net, clamp, *state, relax);
-    return spring_velocity(net, *state, x) / sigmas[level];
-  };
+  return spring_score(
+      [&net, relax = schedule.relax, state](const Eigen::MatrixXd& x, int level) -> Eigen::MatrixXd {
+        if (state->batch() != x.cols()) *state = model::initial_state(net, x);
+        const model::Clamp clamp = free_clamp(net, x, std::vector<int>(x.cols(), level));
+        model::relax(net, clamp, *state, relax);
+        return spring_velocity(net, *state, x);
+      },
+      schedule.sigmas);
 }
 
 Eigen::MatrixXd generate_annealed(const ScoreField& score, int dim, const SampleOptions& opt,

@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "learn/flow.hpp"
 #include "learn/mlp.hpp"
@@ -50,8 +51,17 @@ struct AnnealedLangevinOptions {
   model::RelaxOptions relax{model::RelaxMethod::euler, 100, 0.1, 0};  // per score evaluation, warm-started
 };
 
-// The score field of an energy network at noise level k (warm-started state).
+// A score field at points x (dim x n), noise level k (index into the schedule's sigmas).
 using ScoreField = std::function<Eigen::MatrixXd(const Eigen::MatrixXd& x, int level)>;
+
+// A spring velocity alpha*lambda*(x* - x) with x* relaxed under the bias tables at
+// column `level`: the ideal relaxation or a circuit's (cli::CircuitVelocity).
+using LevelVelocity = std::function<Eigen::MatrixXd(const Eigen::MatrixXd& x, int level)>;
+
+// The denoising score read from the spring: s = v(x, k) / sigma_k.
+ScoreField spring_score(LevelVelocity v, std::vector<double> sigmas);
+
+// The score field of an energy network (the ideal relaxation, warm-started state).
 ScoreField energy_score(const model::Network& net, const AnnealedLangevinOptions& schedule);
 
 Eigen::MatrixXd generate_annealed(const ScoreField& score, int dim, const SampleOptions& opt,
