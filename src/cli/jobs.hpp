@@ -31,7 +31,8 @@ TrainSummary train_job(const config::RunConfig& cfg, const std::string& dir, Tra
 Eigen::MatrixXd sample_job(const std::string& model_dir, const learn::SampleOptions& opt);
 
 // The same with every velocity read from a circuit relaxation (energy networks, spring
-// readout; circuit in the loop). Writes record_path (JSON: backend, device model,
+// readout; circuit in the loop); a diffusion folder's annealed Langevin reads every
+// score from the circuit at that noise level's bias-table column. Writes record_path (JSON: backend, device model,
 // mismatch and noise seeds, temperature, relaxation window, settle statistics) and a
 // not-settled count on stderr. When a relaxation fails it still writes the record
 // (status "failed") and then throws SimulationOutcome. InputError for an MLP folder.
