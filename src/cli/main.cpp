@@ -1,6 +1,7 @@
 // eqsim: a thin main. Subcommands live in cmd_*.cpp; exit codes per DESIGN.md §8:
 // 0 success, 2 bad input, 1 internal failure or a simulation outcome short of the
 // request (SimulationOutcome, e.g. a circuit that did not settle).
+#include <Eigen/Core>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -8,6 +9,7 @@
 #include "data/error.hpp"
 
 int main(int argc, char** argv) {
+  Eigen::setNbThreads(1);  // parallel work runs in column chunks (model::column_chunks)
   CLI::App app{"eqsim: co-design analog hardware that trains itself with Equilibrium Propagation"};
   app.require_subcommand(1);
   eqsim::cli::add_train_command(app);

@@ -1,6 +1,11 @@
 #include "learn/assignment.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
+#include <numeric>
+#include <optional>
+#include <queue>
 #include <utility>
 
 namespace eqsim::learn {
@@ -14,13 +19,16 @@ Eigen::MatrixXd squared_distances(const Eigen::MatrixXd& a, const Eigen::MatrixX
 
 namespace {
 
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;  // rows contiguous
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
 // Jonker & Volgenant (1987), "A shortest augmenting path algorithm for dense and
 // sparse linear assignment problems": column reduction with reduction transfer,
 // two rounds of augmenting row reduction, then Dijkstra augmentation for the rest.
 // x[i]: column of row i; y[j]: row of column j; v: column dual potentials.
 class Lapjv {
  public:
-  explicit Lapjv(const Eigen::MatrixXd& cost) : n_(static_cast<int>(cost.rows())), c_(cost) {}
+  explicit Lapjv(const RowMatrix& cost) : n_(static_cast<int>(cost.rows())), c_(cost) {}
 
   // Any column potentials v are dual feasible with row potentials u_i = min_j c_ij - v_j,
   // so a warm start (the previous minibatch's prices) is exact and saves most of the work.
@@ -164,19 +172,178 @@ class Lapjv {
       if (d_[k] + mask_[k] == m) return k;
   }
 
-  static constexpr double kInf = std::numeric_limits<double>::infinity();
   int n_;
-  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> c_;  // rows contiguous
+  const RowMatrix& c_;
   std::vector<int> x_, y_;
   std::vector<double> v_;
   std::vector<double> d_ = std::vector<double>(n_), mask_ = std::vector<double>(n_);  // Dijkstra scratch
   std::vector<int> pred_ = std::vector<int>(n_), ready_;
 };
 
+// The same shortest augmenting paths on a sparse graph: each row keeps only its
+// `k` columns of smallest reduced cost c_ij - v_j (under the warm prices), which
+// holds the optimum nearly always. Optimality on the full matrix is then checked
+// by the dual certificate: with u_i = c(i, x_i) - v(x_i), every c_ij - u_i - v_j
+// must be >= 0. A row that violates it gets its cheaper columns as new edges and
+// is augmented again, until the certificate holds, so the result is exact.
+class CandidateLap {
+  struct Edge {
+    int j;
+    double cost;
+  };
+
+ public:
+  CandidateLap(const RowMatrix& cost, std::vector<double> prices, int k)
+      : n_(static_cast<int>(cost.rows())), c_(cost), v_(std::move(prices)), cand_(n_) {
+    for (int i = 0; i < n_; ++i) cand_[i] = cheapest_columns(i, k);
+  }
+
+  // The optimal assignment, or none when the sparse graph has no augmenting path.
+  std::optional<std::vector<int>> solve() {
+    x_.assign(n_, -1);
+    y_.assign(n_, -1);
+    for (std::vector<int> free_rows = greedy(); !free_rows.empty(); free_rows = free_violating_rows())
+      for (int f : free_rows)
+        if (!augment(f)) return std::nullopt;
+    return x_;
+  }
+  const std::vector<double>& prices() const { return v_; }
+
+ private:
+  double reduced(int i, int j) const { return c_(i, j) - v_[j]; }
+  Eigen::RowVectorXd reduced_row(int i) const {
+    return c_.row(i) - Eigen::Map<const Eigen::RowVectorXd>(v_.data(), n_);
+  }
+
+  // The k columns of row i with the smallest reduced cost (one pass, a sorted buffer).
+  std::vector<Edge> cheapest_columns(int i, int k) const {
+    const Eigen::RowVectorXd r = reduced_row(i);
+    std::vector<std::pair<double, int>> best;
+    best.reserve(k + 1);
+    for (int j = 0; j < n_; ++j) {
+      if (static_cast<int>(best.size()) == k && r(j) >= best.back().first) continue;
+      best.insert(std::upper_bound(best.begin(), best.end(), std::make_pair(r(j), j)), {r(j), j});
+      if (static_cast<int>(best.size()) > k) best.pop_back();
+    }
+    std::vector<Edge> cols;
+    for (const auto& b : best) cols.push_back({b.second, c_(i, b.second)});
+    return cols;
+  }
+
+  std::vector<int> greedy() {
+    std::vector<int> free_rows;
+    for (int i = 0; i < n_; ++i) {
+      const int j = std::min_element(cand_[i].begin(), cand_[i].end(), [&](const Edge& a, const Edge& b) {
+                      return a.cost - v_[a.j] < b.cost - v_[b.j];
+                    })->j;
+      if (y_[j] < 0) x_[i] = j, y_[j] = i;
+      else free_rows.push_back(i);
+    }
+    return free_rows;
+  }
+
+  // Dijkstra from free row f over the candidate edges (distances kept only for the
+  // columns reached, a heap with stale entries skipped); false when every reachable
+  // column is taken.
+  bool augment(int f) {
+    if (d_.empty()) d_.assign(n_, kInf), pred_.assign(n_, -1), scanned_.assign(n_, 0);
+    reached_.clear();
+    ready_.clear();
+    heap_ = {};
+    relax_row(f, 0.0);
+    int end = -1;
+    double mind = 0;
+    while (!heap_.empty()) {
+      const auto [dist, j] = heap_.top();
+      heap_.pop();
+      if (scanned_[j] || dist > d_[j]) continue;
+      mind = dist;
+      scanned_[j] = 1;
+      if (y_[j] < 0) {
+        end = j;
+        break;
+      }
+      ready_.push_back(j);
+      relax_row(y_[j], reduced(y_[j], j) - mind);
+    }
+    if (end >= 0) {
+      for (int j : ready_) v_[j] += d_[j] - mind;
+      for (int i = -1, j = end; i != f;) {
+        i = pred_[j];
+        y_[j] = i;
+        std::swap(j, x_[i]);
+      }
+    }
+    for (int j : reached_) d_[j] = kInf, scanned_[j] = 0;
+    return end >= 0;
+  }
+
+  // Distances through row i (reached at offset h) to its unscanned candidate columns.
+  void relax_row(int i, double h) {
+    for (const auto [j, cost] : cand_[i]) {
+      if (scanned_[j]) continue;
+      const double r = cost - v_[j] - h;
+      if (r >= d_[j]) continue;
+      if (d_[j] == kInf) reached_.push_back(j);
+      d_[j] = r;
+      pred_[j] = i;
+      heap_.emplace(r, j);
+    }
+  }
+
+  // Rows whose assigned column is not their cheapest on the full row: each gets
+  // the cheaper columns as new edges and is freed. Differences within rounding of
+  // an existing edge are not violations.
+  std::vector<int> free_violating_rows() {
+    std::vector<int> rows;
+    for (int i = 0; i < n_; ++i) {
+      const double assigned = reduced(i, x_[i]);
+      const double tol = 1e-12 * (std::abs(c_(i, x_[i])) + std::abs(v_[x_[i]]) + 1.0);
+      const Eigen::RowVectorXd r = reduced_row(i);
+      if (r.minCoeff() >= assigned - tol) continue;
+      bool added = false;
+      for (int j = 0; j < n_; ++j)
+        if (r(j) < assigned - tol &&
+            std::none_of(cand_[i].begin(), cand_[i].end(), [j](const Edge& e) { return e.j == j; }))
+          cand_[i].push_back({j, c_(i, j)}), added = true;
+      if (!added) continue;
+      y_[x_[i]] = -1;
+      x_[i] = -1;
+      rows.push_back(i);
+    }
+    return rows;
+  }
+
+  int n_;
+  const RowMatrix& c_;
+  std::vector<double> v_;
+  std::vector<std::vector<Edge>> cand_;  // per row, with its costs (no scattered reads of c_)
+  std::vector<int> x_, y_;
+  std::vector<double> d_;
+  std::vector<int> pred_, reached_, ready_;
+  std::vector<char> scanned_;
+  std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, std::greater<>> heap_;
+};
+
 }  // namespace
 
-std::vector<int> solve_assignment(const Eigen::MatrixXd& cost, std::vector<double>* column_prices) {
-  return Lapjv(cost).solve(column_prices);
+std::vector<int> solve_assignment(const Eigen::MatrixXd& cost, std::vector<double>* column_prices, int candidates) {
+  const RowMatrix c = cost;
+  const int n = static_cast<int>(c.rows());
+  const bool warm = column_prices && static_cast<int>(column_prices->size()) == n;
+  std::vector<double> prices = warm ? *column_prices : std::vector<double>(n, 0.0);
+  // A sparse graph without a perfect matching: again with twice the candidates,
+  // from the prices reached so far (still dual feasible), then dense.
+  for (int k = candidates > 0 ? candidates : kDefaultCandidates; 4 * k <= n; k *= 2) {
+    CandidateLap sparse(c, std::move(prices), k);
+    auto p = sparse.solve();
+    prices = sparse.prices();
+    if (!p) continue;
+    if (column_prices) *column_prices = prices;
+    return *p;
+  }
+  if (column_prices) *column_prices = prices;
+  return Lapjv(c).solve(column_prices);
 }
 
 }  // namespace eqsim::learn

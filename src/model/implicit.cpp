@@ -1,5 +1,6 @@
 #include "model/implicit.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace eqsim::model {
@@ -36,9 +37,12 @@ std::vector<Eigen::MatrixXd> hessian_apply(const Network& net, const Clamp& clam
   return hp;
 }
 
-AdjointSummary solve_adjoint(const Network& net, const Clamp& clamp, const State& s,
-                             const std::vector<Eigen::MatrixXd>& g, std::vector<Eigen::MatrixXd>& lambda,
-                             const AdjointOptions& opt) {
+namespace {
+
+// Jacobi-preconditioned CG, every column its own system (col_dot keeps them apart).
+AdjointSummary solve_adjoint_columns(const Network& net, const Clamp& clamp, const State& s,
+                                     const std::vector<Eigen::MatrixXd>& g, std::vector<Eigen::MatrixXd>& lambda,
+                                     const AdjointOptions& opt) {
   const int M = net.module_count();
   const auto d = hessian_diagonal(net, clamp, s);
   lambda.assign(M, Eigen::MatrixXd());
@@ -69,6 +73,39 @@ AdjointSummary solve_adjoint(const Network& net, const Clamp& clamp, const State
     const Eigen::RowVectorXd ratio = (rz.array().abs() > 0).select(rz_new.array() / rz.array(), 0.0);
     for (int m = 0; m < M; ++m) p[m] = z[m] + p[m] * ratio.asDiagonal();
     rz = rz_new;
+  }
+  return sum;
+}
+
+std::vector<Eigen::MatrixXd> slice(const std::vector<Eigen::MatrixXd>& x, Eigen::Index c0, Eigen::Index n) {
+  std::vector<Eigen::MatrixXd> out;
+  for (const auto& m : x) out.push_back(m.middleCols(c0, n));
+  return out;
+}
+
+}  // namespace
+
+AdjointSummary solve_adjoint(const Network& net, const Clamp& clamp, const State& s,
+                             const std::vector<Eigen::MatrixXd>& g, std::vector<Eigen::MatrixXd>& lambda,
+                             const AdjointOptions& opt) {
+  const auto chunks = column_chunks(s.batch());
+  if (chunks.size() == 1) return solve_adjoint_columns(net, clamp, s, g, lambda, opt);
+  lambda.assign(net.module_count(), Eigen::MatrixXd());
+  for (int m = 0; m < net.module_count(); ++m) lambda[m].resize(g[m].rows(), g[m].cols());
+  std::vector<AdjointSummary> sums(chunks.size());
+#pragma omp parallel for schedule(dynamic)
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    const auto [c0, n] = chunks[k];
+    std::vector<Eigen::MatrixXd> part;
+    sums[k] = solve_adjoint_columns(net, slice(clamp, c0, n), slice(s, c0, n), slice(g, c0, n), part, opt);
+    for (int m = 0; m < net.module_count(); ++m) lambda[m].middleCols(c0, n) = part[m];
+  }
+  AdjointSummary sum;
+  sum.converged = true;
+  for (const auto& p : sums) {
+    sum.iterations = std::max(sum.iterations, p.iterations);
+    sum.rel_residual = std::max(sum.rel_residual, p.rel_residual);
+    sum.converged = sum.converged && p.converged;
   }
   return sum;
 }

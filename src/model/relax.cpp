@@ -134,24 +134,6 @@ RelaxSummary relax_columns(const Network& net, const Clamp& clamp, State& s, con
   return sum;
 }
 
-// Columns [c0, c0+n) of a state or clamp.
-State slice(const State& s, Eigen::Index c0, Eigen::Index n) {
-  State out;
-  for (size_t m = 0; m < s.u.size(); ++m) {
-    out.u.push_back(s.u[m].middleCols(c0, n));
-    out.a.push_back(s.a[m].middleCols(c0, n));
-  }
-  return out;
-}
-
-Clamp slice(const Clamp& c, Eigen::Index c0, Eigen::Index n) {
-  Clamp out = c;
-  out.spring_target = c.spring_target.middleCols(c0, n);
-  if (c.nudge_target.size() > 0) out.nudge_target = c.nudge_target.middleCols(c0, n);
-  if (!c.levels.empty()) out.levels.assign(c.levels.begin() + c0, c.levels.begin() + c0 + n);
-  return out;
-}
-
 // Everything that could fail inside the parallel region is checked before it.
 void check_inputs(const Network& net, const Clamp& clamp, const State& s, const RelaxOptions& opt) {
   for (int m = 0; m < net.module_count(); ++m) {
@@ -170,29 +152,42 @@ void check_inputs(const Network& net, const Clamp& clamp, const State& s, const 
                                   net.spec().couplings[c].name + "'): use euler");
 }
 
-// Samples relax independently: chunks of at most this many columns stay in cache
-// across sweeps and run in parallel (single-threaded GEMMs inside: no nested
-// threading); a batch of 64 or more is split in at least two. The split depends only
-// on the batch size, so results do not depend on the thread count.
-constexpr Eigen::Index kChunkColumns = 192;
+}  // namespace
 
-int chunk_count(Eigen::Index B) {
-  const auto chunks = static_cast<int>((B + kChunkColumns - 1) / kChunkColumns);
-  return B >= 64 ? std::max(2, chunks) : 1;
+State slice(const State& s, Eigen::Index c0, Eigen::Index n) {
+  State out;
+  for (size_t m = 0; m < s.u.size(); ++m) {
+    out.u.push_back(s.u[m].middleCols(c0, n));
+    out.a.push_back(s.a[m].middleCols(c0, n));
+  }
+  return out;
 }
 
-}  // namespace
+Clamp slice(const Clamp& c, Eigen::Index c0, Eigen::Index n) {
+  Clamp out = c;
+  out.spring_target = c.spring_target.middleCols(c0, n);
+  if (c.nudge_target.size() > 0) out.nudge_target = c.nudge_target.middleCols(c0, n);
+  if (!c.levels.empty()) out.levels.assign(c.levels.begin() + c0, c.levels.begin() + c0 + n);
+  return out;
+}
+
+std::vector<ColumnChunk> column_chunks(Eigen::Index B) {
+  constexpr Eigen::Index kChunkColumns = 192;
+  const auto count = B < 64 ? Eigen::Index{1} : std::max<Eigen::Index>(2, (B + kChunkColumns - 1) / kChunkColumns);
+  const Eigen::Index width = (B + count - 1) / count;
+  std::vector<ColumnChunk> chunks;
+  for (Eigen::Index c0 = 0; c0 < B; c0 += width) chunks.push_back({c0, std::min(width, B - c0)});
+  return chunks;
+}
 
 RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt) {
   check_inputs(net, clamp, s, opt);
-  const Eigen::Index B = s.batch();
-  const int chunks = chunk_count(B);
-  if (chunks <= 1) return relax_columns(net, clamp, s, opt, 0);
-  const Eigen::Index width = (B + chunks - 1) / chunks;
-  std::vector<RelaxSummary> sums(chunks);
+  const auto chunks = column_chunks(s.batch());
+  if (chunks.size() == 1) return relax_columns(net, clamp, s, opt, 0);
+  std::vector<RelaxSummary> sums(chunks.size());
 #pragma omp parallel for schedule(dynamic)
-  for (int k = 0; k < chunks; ++k) {
-    const Eigen::Index c0 = k * width, n = std::min(width, B - c0);
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    const auto [c0, n] = chunks[k];
     State part = slice(s, c0, n);
     sums[k] = relax_columns(net, slice(clamp, c0, n), part, opt, static_cast<unsigned long long>(k));
     for (size_t m = 0; m < s.u.size(); ++m) {

@@ -44,6 +44,20 @@ struct RelaxOptions {
   unsigned long long noise_seed = 0;  // noise stream; callers vary it per call
 };
 
+// Columns [c0, c0+n) of a state or clamp.
+State slice(const State& s, Eigen::Index c0, Eigen::Index n);
+Clamp slice(const Clamp& c, Eigen::Index c0, Eigen::Index n);
+
+// Samples are independent, so batched work runs in column chunks in parallel: at
+// most 192 columns (they stay in cache across sweeps), at least two from 64 columns
+// on. The split depends only on B, so results do not depend on the thread count.
+// Eigen runs single-threaded inside (the binaries set Eigen::setNbThreads(1): its
+// own parallel GEMM spin-waits when another thread, such as the OT pairing, holds a core).
+struct ColumnChunk {
+  Eigen::Index begin, size;
+};
+std::vector<ColumnChunk> column_chunks(Eigen::Index B);
+
 struct RelaxSummary {
   int steps = 0;
   double last_change = 0;  // max |du| over the last step (block) or |dt du/dt| (euler)
