@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "config/yaml_reader.hpp"
 #include "data/error.hpp"
 
 namespace eqsim::config {
@@ -34,16 +35,6 @@ const std::map<std::string, Field>& fields() {
   return f;
 }
 
-double read_number(const std::string& path, const std::string& key, const YAML::Node& n) {
-  if (!n.IsMap() || !n["value"]) throw InputError(path, key, "expected {value: NUMBER, source: ...}");
-  if (!n["source"] && !n["assumption"]) throw InputError(path, key, "needs a source: or assumption: note");
-  try {
-    return n["value"].as<double>();
-  } catch (const YAML::Exception&) {
-    throw InputError(path, key + ".value", "not a number");
-  }
-}
-
 }  // namespace
 
 circuit::DeviceModel load_device_model(const std::string& path) {
@@ -66,7 +57,7 @@ circuit::DeviceModel load_device_model(const std::string& path) {
   }
   for (const auto& [key, field] : fields()) {
     if (!root[key]) throw InputError(path, key, "missing");
-    dm.*field = read_number(path, key, root[key]);
+    dm.*field = read_documented_number(path, key, root[key]);
   }
   circuit::validate(dm);
   return dm;

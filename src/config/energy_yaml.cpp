@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "config/yaml_reader.hpp"
 #include "data/error.hpp"
 
 namespace eqsim::config {
@@ -22,16 +23,6 @@ YAML::Node load(const std::string& path, const std::string& what) {
   }
 }
 
-double read_number(const std::string& path, const std::string& key, const YAML::Node& n) {
-  if (!n.IsMap() || !n["value"]) throw InputError(path, key, "expected {value: NUMBER, source: ...}");
-  if (!n["source"] && !n["assumption"]) throw InputError(path, key, "needs a source: or assumption: note");
-  try {
-    return n["value"].as<double>();
-  } catch (const YAML::Exception&) {
-    throw InputError(path, key + ".value", "not a number");
-  }
-}
-
 // Reads every field of table from map (keys prefixed for messages); rejects unknown keys except `extra`.
 template <class T>
 void read_fields(const std::string& path, const YAML::Node& map, const std::string& prefix,
@@ -44,7 +35,7 @@ void read_fields(const std::string& path, const YAML::Node& map, const std::stri
   }
   for (const auto& [key, field] : table) {
     if (!map[key]) throw InputError(path, prefix + key, "missing");
-    out.*field = read_number(path, prefix + key, map[key]);
+    out.*field = read_documented_number(path, prefix + key, map[key]);
   }
 }
 

@@ -127,4 +127,14 @@ YAML::Node load_yaml_file(const std::string& path) {
   return load_yaml_text(ss.str(), path);
 }
 
+double read_documented_number(const std::string& file, const std::string& key, const YAML::Node& n) {
+  if (!n.IsMap() || !n["value"]) throw InputError(file, key, "expected {value: NUMBER, source: ...}");
+  if (!n["source"] && !n["assumption"]) throw InputError(file, key, "needs a source: or assumption: note");
+  try {
+    return n["value"].as<double>();
+  } catch (const YAML::Exception&) {
+    throw InputError(file, key + ".value", "not a number");
+  }
+}
+
 }  // namespace eqsim::config

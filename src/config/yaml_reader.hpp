@@ -43,4 +43,9 @@ void apply_override(YAML::Node& root, const std::string& assignment, const std::
 YAML::Node load_yaml_file(const std::string& path);
 YAML::Node load_yaml_text(const std::string& text, const std::string& name);
 
+// A documented number `{value: NUMBER, source: ...}` (or `assumption:` instead of
+// `source:`), as device models and GPU baselines write them; InputError naming
+// file and key when the map, its note or the number is missing.
+double read_documented_number(const std::string& file, const std::string& key, const YAML::Node& n);
+
 }  // namespace eqsim::config

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <map>
 
@@ -12,21 +11,8 @@ namespace eqsim::report {
 
 namespace {
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
-
-// Writes the script beside the PNG and runs gnuplot on it.
-FigureResult run_gnuplot(const std::string& script, const std::string& png, const std::string& size) {
-  const std::string script_path = png + ".gp";
-  std::ofstream(script_path) << "set terminal pngcairo noenhanced size " << size << " font 'sans,10'\nset output "
-                             << quoted(png) << "\n" << script;
-  FILE* pipe = popen(("gnuplot " + script_path + " 2>&1").c_str(), "r");
-  if (!pipe) return {false, "cannot start gnuplot"};
-  std::string out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, pipe)) out += buf;
-  if (pclose(pipe) != 0) return {false, "gnuplot failed on " + script_path + ": " + out};
-  return {true, ""};
-}
+// Category and side names have underscores: no enhanced-text subscripts.
+const char* const kTerminalOptions = "noenhanced font 'sans,10'";
 
 const std::vector<std::string>& sides() {
   static const std::vector<std::string> s{"analog", "gpu_backprop", "gpu_ep_sim"};
@@ -80,14 +66,14 @@ FigureResult plot_energy_breakdown(const energy::Ledger& l, const std::string& p
       "set title 'totals'\n"
       "plot {} using 0:2:xtic(1) with boxes lc rgb '#4477aa', '' using 0:2:(sprintf('%.3g J', $2)) with labels "
       "offset 0,1\n",
-      l.batch, l.readout, quoted(dat));
+      l.batch, l.readout, gnuplot_quoted(dat));
   s += "unset logscale y\nset format y '%g'\nset yrange [0:100]\nset ylabel 'share of the side total (%)'\n"
        "set title 'composition'\nset style data histograms\nset style histogram rowstacked\nset key outside right\n"
        "set boxwidth 0.6\nplot ";
   for (size_t k = 0; k < cats.size(); ++k)
-    s += fmt::format("{}{} using {}{} lc rgb '{}' title {}", k ? ", " : "", k ? "''" : quoted(dat), k + 3,
-                     k ? "" : ":xtic(1)", colour(cats[k]), quoted(cats[k]));
-  return run_gnuplot(s + "\nunset multiplot\n", png, "1200,550");
+    s += fmt::format("{}{} using {}{} lc rgb '{}' title {}", k ? ", " : "", k ? "''" : gnuplot_quoted(dat), k + 3,
+                     k ? "" : ":xtic(1)", colour(cats[k]), gnuplot_quoted(cats[k]));
+  return run_gnuplot(s + "\nunset multiplot\n", png, "1200,550", kTerminalOptions);
 }
 
 namespace {
@@ -120,8 +106,8 @@ std::string tornado_panel(const std::string& dat, const std::string& title, int 
       "plot {} using (sqrt(${}*${})):($1+0.2):{}:{}:($1+0.02):($1+0.38) with boxxyerror fs solid 0.7 lc rgb '#4477aa' "
       "title 'low value', '' using (sqrt(${}*${})):($1-0.2):{}:{}:($1-0.38):($1-0.02) with boxxyerror fs solid 0.7 lc "
       "rgb '#cc6677' title 'high value'\n",
-      quoted(title), nominal, nominal, quoted(dat), first_col, first_col + 1, first_col, first_col + 1, first_col + 2,
-      first_col + 3, first_col + 2, first_col + 3);
+      gnuplot_quoted(title), nominal, nominal, gnuplot_quoted(dat), first_col, first_col + 1, first_col,
+      first_col + 1, first_col + 2, first_col + 3, first_col + 2, first_col + 3);
 }
 
 }  // namespace
@@ -147,7 +133,7 @@ FigureResult plot_sensitivity_tornado(const std::vector<energy::SensitivityRow>&
   s += tornado_panel(dat, "vs GPU backprop", 2, nominal.ratio_gpu_backprop_to_analog());
   s += "unset ytics\nset ytics 0,1 format ''\n";
   s += tornado_panel(dat, "vs GPU EP simulation", 6, nominal.ratio_gpu_ep_sim_to_analog());
-  return run_gnuplot(s + "unset multiplot\n", png, "1400,650");
+  return run_gnuplot(s + "unset multiplot\n", png, "1400,650", kTerminalOptions);
 }
 
 }  // namespace eqsim::report

@@ -6,38 +6,34 @@
 #include <map>
 
 namespace eqsim::report {
-namespace {
 
-std::string quoted(const std::string& s) {
+std::string gnuplot_quoted(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
   return q + "'";
 }
 
-FigureResult run_gnuplot(const std::string& script, const std::string& png) {
+FigureResult run_gnuplot(const std::string& script, const std::string& png, const std::string& size,
+                         const std::string& terminal_options) {
   const std::string script_path = png + ".gp";
-  std::ofstream(script_path) << "set terminal pngcairo size 900,600 font 'sans,11'\nset output " << quoted(png) << "\n"
-                             << script;
-  const std::string cmd = "gnuplot " + script_path + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
+  std::ofstream(script_path) << "set terminal pngcairo size " << size << " " << terminal_options << "\nset output "
+                             << gnuplot_quoted(png) << "\n" << script;
+  FILE* pipe = popen(("gnuplot " + script_path + " 2>&1").c_str(), "r");
   if (!pipe) return {false, "cannot start gnuplot"};
   std::string out;
   char buf[512];
   while (fgets(buf, sizeof buf, pipe)) out += buf;
-  const int status = pclose(pipe);
-  if (status != 0) return {false, "gnuplot failed on " + script_path + ": " + out};
+  if (pclose(pipe) != 0) return {false, "gnuplot failed on " + script_path + ": " + out};
   return {true, ""};
 }
-
-}  // namespace
 
 FigureResult plot_training_curves(const std::vector<Series>& logs, const std::string& png) {
   std::string script =
       "set datafile separator ','\nset key top right\nset logscale y\nset grid\nset xlabel 'training step'\n"
       "set ylabel 'flow-matching loss 1/2|v - u|^2 (batch mean)'\nset title 'Training curves'\nplot ";
   for (size_t i = 0; i < logs.size(); ++i)
-    script += fmt::format("{}{} using 1:2 every ::1 with lines lw 2 title {}", i ? ", " : "", quoted(logs[i].csv_path),
-                          quoted(logs[i].label));
+    script += fmt::format("{}{} using 1:2 every ::1 with lines lw 2 title {}", i ? ", " : "",
+                          gnuplot_quoted(logs[i].csv_path), gnuplot_quoted(logs[i].label));
   return run_gnuplot(script + "\n", png);
 }
 
@@ -56,7 +52,7 @@ FigureResult plot_digit_grid(const Eigen::MatrixXd& samples, int rows, int cols,
   const std::string script = fmt::format(
       "set size ratio -1\nunset key\nunset tics\nunset colorbox\nset palette gray negative\nset cbrange [-1:1]\n"
       "set title {}\nset xrange [-0.5:{}]\nset yrange [-0.5:{}]\nplot {} matrix with image\n",
-      quoted(title), image.cols() - 0.5, image.rows() - 0.5, quoted(dat));
+      gnuplot_quoted(title), image.cols() - 0.5, image.rows() - 0.5, gnuplot_quoted(dat));
   return run_gnuplot(script, png);
 }
 
@@ -75,8 +71,8 @@ FigureResult plot_gradcheck(const std::vector<learn::GradcheckRow>& rows, const 
   for (const auto& [label, pts] : series) {
     for (const auto* r : pts) out << r->beta << ' ' << r->rel_error << '\n';
     out << "\n\n";
-    script += fmt::format("{}{} index {} using 1:2 with linespoints lw 2 {} title {}", index ? ", " : "", quoted(dat),
-                          index, label.rfind("one_sided", 0) == 0 ? "dt 2" : "dt 1", quoted(label));
+    script += fmt::format("{}{} index {} using 1:2 with linespoints lw 2 {} title {}", index ? ", " : "", gnuplot_quoted(dat),
+                          index, label.rfind("one_sided", 0) == 0 ? "dt 2" : "dt 1", gnuplot_quoted(label));
     ++index;
   }
   out.close();

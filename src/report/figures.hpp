@@ -19,6 +19,15 @@ struct Series {
   std::string label, csv_path;  // a train_log.csv (columns step, loss, ...)
 };
 
+// Quotes a string for a gnuplot script ('...' with '' for a quote inside).
+std::string gnuplot_quoted(const std::string& s);
+
+// Writes `script` beside the PNG (png + ".gp") after a pngcairo terminal of the
+// given pixel size ("900,600") with `terminal_options`, runs gnuplot on it and
+// returns its output as the message when it fails.
+FigureResult run_gnuplot(const std::string& script, const std::string& png, const std::string& size = "900,600",
+                         const std::string& terminal_options = "font 'sans,11'");
+
 // Loss against step for several training logs (log scale).
 FigureResult plot_training_curves(const std::vector<Series>& logs, const std::string& png);
 
