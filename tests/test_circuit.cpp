@@ -8,6 +8,7 @@
 
 #include "backend/ode/ode_backend.hpp"
 #include "backend/spice/spice_backend.hpp"
+#include "circuit/equivalent.hpp"
 #include "circuit/mismatch.hpp"
 #include "circuit/netlist.hpp"
 #include "circuit/netlister.hpp"
@@ -228,4 +229,98 @@ TEST_CASE("stock ngspice -b runs a generated netlist without an error") {
   CHECK(out.find("rror") == std::string::npos);
   CHECK(out.find("Circuit: * eqsim netlist") != std::string::npos);
   CHECK(out.find("vdd#branch") != std::string::npos);  // the .print request ran the transient
+}
+
+namespace {
+
+// The mismatched circuit of a small dense network and its circuit-equivalent model.
+struct MismatchedCase {
+  model::Network net{testing::small_spec(false)};
+  circuit::DeviceModel dm;
+  circuit::NetlistOptions opt;
+  circuit::DeviceFactors factors;
+  circuit::Circuit c;
+  model::Clamp clamp;
+
+  MismatchedCase(double sigma, double nudge_g) : dm(circuit::with_relative_mismatch(dm65(), sigma)) {
+    net.init_xavier(1.0, 21);
+    for (int m = 0; m < net.module_count(); ++m) net.params()[m] = Eigen::VectorXd::LinSpaced(net.size(m), 0.3, -0.2);
+    opt.spring_target = Eigen::VectorXd::LinSpaced(6, -0.9, 0.8);
+    opt.mismatch_seed = 7;
+    opt.nudge_g = nudge_g;
+    opt.nudge_target = Eigen::VectorXd::LinSpaced(6, 0.7, -0.6);
+    c = circuit::build_circuit(net, dm, opt, &factors);
+    clamp.spring_target = opt.spring_target;
+    clamp.spring_g = net.spec().spring_lambda * net.spec().leak;
+    clamp.nudge_g = nudge_g;
+    clamp.nudge_target = opt.nudge_target;
+  }
+
+  Eigen::VectorXd stacked(const model::State& s) const {
+    Eigen::VectorXd u(18);
+    u << s.u[0].col(0), s.u[1].col(0), s.u[2].col(0);
+    return u;
+  }
+
+  Eigen::VectorXd equivalent_equilibrium() const {
+    const circuit::EquivalentCircuit eq(net, factors, dm.noise_gamma);
+    auto s = model::initial_state(net, opt.spring_target);
+    REQUIRE(eq.relax(clamp, s, {model::RelaxMethod::block, 5000, 0.1, 1e-13}).converged);
+    return stacked(s);
+  }
+
+  Eigen::VectorXd ideal_equilibrium() const {
+    auto s = model::initial_state(net, opt.spring_target);
+    REQUIRE(model::relax(net, clamp, s, {model::RelaxMethod::block, 5000, 0.1, 1e-13}).converged);
+    return stacked(s);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the circuit-equivalent model lands on the mismatched circuit's equilibrium (ode), free and nudged") {
+  for (double sigma : {0.01, 0.1})
+    for (double nudge_g : {0.0, -0.5}) {
+      const MismatchedCase mc(sigma, nudge_g);
+      const auto ode = backend::ode::OdeBackend().relax(mc.c, tight());
+      REQUIRE_MESSAGE(ode.status == backend::Status::settled, ode.message);
+      const Eigen::VectorXd eq = mc.equivalent_equilibrium(), ideal = mc.ideal_equilibrium();
+      const double err = max_unit_error(mc.net, ode, eq, mc.dm.v_unit_V);
+      const double shift = (eq - ideal).cwiseAbs().maxCoeff();
+      MESSAGE("sigma " << sigma << ", nudge " << nudge_g << ": equivalent vs ode " << err << ", mismatch moves the equilibrium by "
+                       << shift << " model units");
+      CHECK(err < (sigma < 0.05 ? 1e-6 : 1e-3));  // fourth order in the offsets
+      CHECK(shift > 200 * err);                   // the model sees the mismatch, not just the ideal net
+    }
+}
+
+TEST_CASE("the circuit-equivalent model settles like the ode circuit and predicts its thermal noise") {
+  const MismatchedCase mc(0.1, 0.0);
+  const circuit::EquivalentCircuit eq(mc.net, mc.factors, mc.dm.noise_gamma);
+  const double tol_units = 1e-4;
+  auto ropt = tight();
+  ropt.settle_tol_V = tol_units * mc.dm.v_unit_V;
+  const auto ode = backend::ode::OdeBackend().relax(mc.c, ropt);
+  REQUIRE(ode.status == backend::Status::settled);
+  const double model_tau = eq.settle_time_tau(mc.clamp, model::initial_state(mc.net, mc.opt.spring_target), tol_units, 0.01, 1000)(0);
+  const double ode_tau = ode.settle_time_s / circuit::tau_s(mc.dm);
+  MESSAGE("settling to 1e-4 model units: equivalent " << model_tau << " tau, ode " << ode_tau << " tau");
+  CHECK(model_tau == doctest::Approx(ode_tau).epsilon(0.05));
+
+  backend::RelaxOptions nopt;
+  nopt.temperature_K = 300;
+  nopt.t_stop_s = 4000 * circuit::tau_s(mc.dm);
+  nopt.steady_start_s = 100 * circuit::tau_s(mc.dm);
+  const auto noisy = backend::ode::OdeBackend().relax(mc.c, nopt);
+  const auto var = eq.reading_variance(mc.clamp, circuit::model_temperature(mc.dm, 300));
+  std::map<std::string, double> ode_var;
+  for (size_t i = 0; i < noisy.nodes.size(); ++i) ode_var[noisy.nodes[i]] = noisy.var_V2(static_cast<Eigen::Index>(i));
+  double worst = 0;
+  for (int m = 0; m < mc.net.module_count(); ++m)
+    for (int i = 0; i < mc.net.size(m); ++i) {
+      const double measured = ode_var.at(circuit::unit_node(mc.net, m, i)) / (mc.dm.v_unit_V * mc.dm.v_unit_V);
+      worst = std::max(worst, std::abs(std::log(var[m](i) / measured)));
+    }
+  MESSAGE("reading-noise variance vs ode (300 K, 4000 tau): worst ratio " << std::exp(worst));
+  CHECK(std::exp(worst) < 3.0);  // per-node diagonal approximation (no coupling feedback): order of magnitude
 }

@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "circuit/device_model.hpp"
 
 namespace eqsim::backend {
 
-// Boltzmann constant, J/K.
-inline constexpr double boltzmann_J_per_K = 1.380649e-23;
+using circuit::boltzmann_J_per_K;
 
 struct Plan {
   double t_stop_s = 0;

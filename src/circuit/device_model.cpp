@@ -33,4 +33,16 @@ void validate(const DeviceModel& dm) {
 
 double tau_s(const DeviceModel& dm) { return dm.c_node_F / dm.g_unit_siemens; }
 
+DeviceModel with_relative_mismatch(DeviceModel dm, double sigma) {
+  dm.pelgrom_gain_m = sigma * std::sqrt(dm.transconductor_area_m2);
+  dm.pelgrom_offset_V_m = sigma * dm.v_unit_V * std::sqrt(dm.transconductor_area_m2);
+  dm.pelgrom_resistor_m = sigma * std::sqrt(dm.resistor_area_m2);
+  dm.pelgrom_capacitor_m = sigma * std::sqrt(dm.capacitor_area_m2);
+  return dm;
+}
+
+double model_temperature(const DeviceModel& dm, double temperature_K) {
+  return boltzmann_J_per_K * temperature_K / (dm.c_node_F * dm.v_unit_V * dm.v_unit_V);
+}
+
 }  // namespace eqsim::circuit

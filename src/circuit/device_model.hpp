@@ -5,6 +5,9 @@
 
 namespace eqsim::circuit {
 
+// Boltzmann constant, J/K.
+inline constexpr double boltzmann_J_per_K = 1.380649e-23;
+
 struct DeviceModel {
   std::string name;                    // e.g. "generic-65nm"
   std::string source;                  // file it came from (for messages and netlist headers)
@@ -31,5 +34,15 @@ void validate(const DeviceModel& dm);
 
 // Node time constant c_node_F / g_unit_siemens.
 double tau_s(const DeviceModel& dm);
+
+// dm with one relative mismatch sigma for every device (the fidelity-vs-mismatch
+// study's axis): transconductor gain, resistor and capacitor sigma = `sigma`, input
+// offset sigma = sigma * v_unit_V. The Pelgrom coefficients are set to give that at
+// dm's device areas.
+DeviceModel with_relative_mismatch(DeviceModel dm, double sigma);
+
+// Thermal energy in model units: k_B T / (c_node_F v_unit_V^2), the variance of a
+// lone node (kT/C) in model units squared.
+double model_temperature(const DeviceModel& dm, double temperature_K);
 
 }  // namespace eqsim::circuit

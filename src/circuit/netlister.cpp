@@ -30,9 +30,10 @@ Element two_terminal(ElementKind k, const std::string& name, const std::string& 
 
 class Netlister {
  public:
-  Netlister(const model::Network& net, const DeviceModel& dm, const NetlistOptions& opt)
-      : net_(net), dm_(dm), opt_(opt) {
+  Netlister(const model::Network& net, const DeviceModel& dm, const NetlistOptions& opt, DeviceFactors* factors)
+      : net_(net), dm_(dm), opt_(opt), factors_(factors) {
     if (opt.mismatch_seed) mismatch_ = std::make_unique<MismatchSampler>(dm, *opt.mismatch_seed);
+    if (factors_) *factors_ = ideal_factors(net);
   }
 
   Circuit build() {
@@ -77,31 +78,38 @@ class Netlister {
 
   // A node with its capacitor (initial voltage u0 in model units) and a leak of
   // leak_G units of g_unit (projection nodes have 1, so they hold U^T a exactly).
-  void node(const std::string& n, double u0, double leak_G) {
-    auto cap = two_terminal(ElementKind::capacitor, "CN_" + n, n, "0", dm_.c_node_F * c_factor());
+  // Returns the drawn {capacitor, leak conductance} factors.
+  std::pair<double, double> node(const std::string& n, double u0, double leak_G) {
+    const double cf = c_factor(), rf = r_factor();
+    auto cap = two_terminal(ElementKind::capacitor, "CN_" + n, n, "0", dm_.c_node_F * cf);
     cap.ic_V = u0 * dm_.v_unit_V;
     c_.elements.push_back(cap);
     const double g = leak_G * dm_.g_unit_siemens;
-    c_.elements.push_back(two_terminal(ElementKind::resistor, "RL_" + n, n, "0", r_factor() / g));
+    c_.elements.push_back(two_terminal(ElementKind::resistor, "RL_" + n, n, "0", rf / g));
+    return {cf, 1 / rf};
   }
 
   void unit(int m, int i, int flat) {
     const std::string n = unit_node(net_, m, i);
     const bool vis = m == net_.spec().visible;
     const double u0 = opt_.initial_u.size() ? opt_.initial_u(flat) : (vis ? spring_target(i) : 0.0);
-    node(n, u0, net_.spec().leak);
+    const auto [cf, lf] = node(n, u0, net_.spec().leak);
+    if (factors_) factors_->modules[m].cap(i) = cf, factors_->modules[m].leak(i) = lf;
     const int table = net_.table_index(m);
     const double b = net_.bias(m)(i, 0) + (table >= 0 ? net_.params()[table](i, opt_.condition_level) : 0.0);
     if (b != 0)
       c_.elements.push_back(two_terminal(ElementKind::isource, "IBIAS_" + n, "0", n, b * dm_.g_unit_siemens * dm_.v_unit_V));
   }
 
-  // Transconductor of weight w (model units) into `to` from `from`, with its supply draw.
-  void transconductor(const std::string& kind, const std::string& to, const std::string& from, bool tanh_input, double w) {
-    if (w == 0) return;
+  // Transconductor of weight w (model units) into `to` from `from`, with its supply
+  // draw; returns its drawn {gain factor, input offset in model units}. A zero weight
+  // places no device but still draws, so every device keeps its draw whatever the weights.
+  std::pair<double, double> transconductor(const std::string& kind, const std::string& to, const std::string& from,
+                                           bool tanh_input, double w) {
+    const double g = gain(), o = offset();
+    if (w == 0) return {g, o / dm_.v_unit_V};
     const std::string name = kind + "_" + to + "_" + from;
-    const double k = w * dm_.g_unit_siemens * (tanh_input ? dm_.v_unit_V : 1.0) * gain();
-    const double o = offset();
+    const double k = w * dm_.g_unit_siemens * (tanh_input ? dm_.v_unit_V : 1.0) * g;
     const std::string in = o == 0 ? "V(" + from + ")" : "(V(" + from + ")-" + format_number(o) + ")";
     const std::string expr = tanh_input ? format_number(k) + "*tanh(" + in + "/" + format_number(dm_.v_unit_V) + ")"
                                         : format_number(k) + "*" + in;
@@ -110,6 +118,7 @@ class Netlister {
     const double gm = std::abs(k) / (tanh_input ? dm_.v_unit_V : 1.0);
     const double bias = std::max(dm_.transconductor_bias_A, gm / dm_.gm_over_id_per_V);
     c_.elements.push_back(two_terminal(ElementKind::isource, "ISUP_" + name, "vdd", "0", bias));
+    return {g, o / dm_.v_unit_V};
   }
 
   bool is_tanh(int m) const { return net_.spec().modules[m].activation == model::Activation::tanh; }
@@ -149,8 +158,12 @@ class Netlister {
           if (i != j) transconductor("W_" + cname, pi, qj, is_tanh(spec.q), W(i, j));
           continue;
         }
-        transconductor("W_" + cname, pi, qj, is_tanh(spec.q), W(i, j));
-        transconductor("W_" + cname, qj, pi, is_tanh(spec.p), W(i, j));
+        const auto into_p = transconductor("W_" + cname, pi, qj, is_tanh(spec.q), W(i, j));
+        const auto into_q = transconductor("W_" + cname, qj, pi, is_tanh(spec.p), W(i, j));
+        if (!factors_) continue;
+        auto& f = factors_->couplings[cp];
+        f.gain_into_p(i, j) = into_p.first, f.offset_into_p(i, j) = into_p.second;
+        f.gain_into_q(j, i) = into_q.first, f.offset_into_q(j, i) = into_q.second;
       }
   }
 
@@ -159,13 +172,15 @@ class Netlister {
     const std::string x = unit_node(net_, net_.spec().visible, i);
     const double G = net_.spec().leak * dm_.g_unit_siemens;
     const double spring_g = net_.spec().spring_lambda * G;
+    const double sf = r_factor(), nf = gain();  // drawn whether or not this circuit nudges
+    if (factors_) factors_->spring(i) = 1 / sf, factors_->nudge(i) = nf;
     if (spring_g > 0) {
-      c_.elements.push_back(two_terminal(ElementKind::resistor, "RS_" + x, x, "xt_" + std::to_string(i), r_factor() / spring_g));
+      c_.elements.push_back(two_terminal(ElementKind::resistor, "RS_" + x, x, "xt_" + std::to_string(i), sf / spring_g));
       c_.elements.push_back(two_terminal(ElementKind::vsource, "VT_" + x, "xt_" + std::to_string(i), "0", spring_target(i) * dm_.v_unit_V));
     }
     if (opt_.nudge_g == 0) return;
     const std::string t = "nt_" + std::to_string(i);
-    auto g = two_terminal(ElementKind::vccs, "GN_" + x, x, t, opt_.nudge_g * dm_.g_unit_siemens * gain());
+    auto g = two_terminal(ElementKind::vccs, "GN_" + x, x, t, opt_.nudge_g * dm_.g_unit_siemens * nf);
     g.c_plus = x;
     g.c_minus = t;
     c_.elements.push_back(g);
@@ -190,6 +205,7 @@ class Netlister {
   const model::Network& net_;
   const DeviceModel& dm_;
   const NetlistOptions& opt_;
+  DeviceFactors* factors_;
   std::unique_ptr<MismatchSampler> mismatch_;
   Circuit c_;
 };
@@ -200,9 +216,25 @@ std::string unit_node(const model::Network& net, int m, int i) {
   return lower(net.spec().modules[m].name) + "_" + std::to_string(i);
 }
 
-Circuit build_circuit(const model::Network& net, const DeviceModel& dm, const NetlistOptions& opt) {
+DeviceFactors ideal_factors(const model::Network& net) {
+  DeviceFactors f;
+  for (int m = 0; m < net.module_count(); ++m)
+    f.modules.push_back({Eigen::VectorXd::Ones(net.size(m)), Eigen::VectorXd::Ones(net.size(m))});
+  for (const auto& c : net.spec().couplings) {
+    const int np = net.size(c.p), nq = net.size(c.q);
+    f.couplings.push_back({Eigen::MatrixXd::Ones(np, nq), Eigen::MatrixXd::Zero(np, nq), Eigen::MatrixXd::Ones(nq, np),
+                           Eigen::MatrixXd::Zero(nq, np)});
+  }
+  const int nv = net.size(net.spec().visible);
+  f.spring = Eigen::VectorXd::Ones(nv);
+  f.nudge = Eigen::VectorXd::Ones(nv);
+  return f;
+}
+
+Circuit build_circuit(const model::Network& net, const DeviceModel& dm, const NetlistOptions& opt,
+                      DeviceFactors* factors) {
   validate(dm);
-  return Netlister(net, dm, opt).build();
+  return Netlister(net, dm, opt, factors).build();
 }
 
 }  // namespace eqsim::circuit

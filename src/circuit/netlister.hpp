@@ -12,6 +12,7 @@
 #include <Eigen/Core>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "circuit/circuit.hpp"
 #include "circuit/device_model.hpp"
@@ -30,8 +31,29 @@ struct NetlistOptions {
   int condition_level = -1;        // column of the bias tables added to the bias currents (needed iff the net has tables)
 };
 
-// The circuit of net under dm. Throws InputError for options of the wrong size.
-Circuit build_circuit(const model::Network& net, const DeviceModel& dm, const NetlistOptions& opt);
+// What the netlister drew for every device of a dense inter-module network, by model
+// index, so that a model-level relaxation can reproduce the mismatched circuit
+// (circuit/equivalent.hpp). Factors multiply the ideal values; offsets are in model
+// units (V / v_unit_V). Bilinear and intra-module couplings keep the ideal entries.
+struct DeviceFactors {
+  struct Module {
+    Eigen::VectorXd cap, leak;  // capacitor, leak conductance
+  };
+  struct Coupling {  // into p from q (n_p x n_q) and into q from p (n_q x n_p)
+    Eigen::MatrixXd gain_into_p, offset_into_p, gain_into_q, offset_into_q;
+  };
+  std::vector<Module> modules;
+  std::vector<Coupling> couplings;
+  Eigen::VectorXd spring, nudge;  // per visible unit: spring conductance, nudge transconductance
+};
+
+// All ones, zero offsets: the ideal circuit.
+DeviceFactors ideal_factors(const model::Network& net);
+
+// The circuit of net under dm; fills *factors when given. Throws InputError for
+// options of the wrong size.
+Circuit build_circuit(const model::Network& net, const DeviceModel& dm, const NetlistOptions& opt,
+                      DeviceFactors* factors = nullptr);
 
 // Node name of unit i of module m: "<module>_<i>" (lower-case).
 std::string unit_node(const model::Network& net, int m, int i);
