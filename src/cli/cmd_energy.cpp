@@ -14,6 +14,7 @@
 
 #include "backend/analysis.hpp"
 #include "cli/commands.hpp"
+#include "cli/jobs.hpp"
 #include "cli/outcome.hpp"
 #include "config/device_model_yaml.hpp"
 #include "config/energy_yaml.hpp"
@@ -279,7 +280,7 @@ energy::MeasureOptions measure_options(const EnergyArgs& a) {
   return mopt;
 }
 
-void run_energy(const EnergyArgs& a) {
+energy::Ledger run_energy(const EnergyArgs& a) {
   const auto net = config::load_model_dir(a.model_dir);
   const auto dm = config::load_device_model(a.device_model);
   const auto ep = config::load_energy_params(a.device_model);
@@ -298,9 +299,22 @@ void run_energy(const EnergyArgs& a) {
                                [](const std::string& k) { std::cerr << "eqsim energy: sensitivity " << k << "\n"; });
   write_outputs(a, diffusion, in, m, dm, ep, ledger, rows);
   print_summary(ledger, m);
+  return ledger;
 }
 
 }  // namespace
+
+report::EnergySummary energy_job(const std::string& model_dir, const std::string& device_model,
+                                 const std::string& baseline, const std::string& out, const std::string& data_path) {
+  EnergyArgs a;
+  a.model_dir = model_dir;
+  a.device_model = resolve_project_path(device_model);
+  a.baseline = resolve_project_path(baseline);
+  a.out = out;
+  a.data_path = data_path;
+  const auto ledger = run_energy(a);
+  return {device_model, out, ledger.analog_J_per_step, ledger.gpu_backprop_J_per_step, ledger.gpu_ep_sim_J_per_step};
+}
 
 void add_energy_command(CLI::App& app) {
   auto a = std::make_shared<EnergyArgs>();

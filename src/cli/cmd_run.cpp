@@ -1,13 +1,18 @@
 // `eqsim run`: the main job. Stages (each skipped on --resume when its output exists):
 // train EP -> baselines (exact gradient, backprop MLP) -> samples -> quality ->
-// gradient check -> report (report.md, summary.json).
+// gradient check -> mismatch study -> energy -> report (report.md, report.html,
+// summary.json). A stage that throws leaves a report naming it and why.
+#include <Eigen/Core>
+#include <cmath>
 #include <filesystem>
 #include <fmt/core.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "backend/backend.hpp"
 #include "cli/jobs.hpp"
+#include "cli/mismatch_study.hpp"
 #include "config/model_dir.hpp"
 #include "data/error.hpp"
 #include "data/npy.hpp"
@@ -54,24 +59,67 @@ Eigen::MatrixXd sample_stage(const std::string& model_dir, const learn::SampleOp
   return x;
 }
 
-void run(const RunArgs& args) {
-  const auto cfg = config::load_run_config(args.config, args.sets);
-  const std::string dir = args.out.empty() ? "reports/" + cfg.name : args.out;
-  if (fs::exists(dir + "/run_config.yaml") && !args.resume)
-    throw InputError(dir, "", "a run is already here; pass --resume to continue it or choose another --out");
-  make_output_dir(dir);
-  make_output_dir(dir + "/samples");
-  data::write_text_atomic(dir + "/run_config.yaml", config::dump_run_config(args.config, args.sets));
-  fmt::print(stderr, "eqsim run '{}' -> {}\n", cfg.name, dir);
+// Library and backend versions for the report header.
+std::vector<std::string> versions() {
+  std::vector<std::string> v{fmt::format("Eigen {}.{}.{}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION)};
+  for (const char* b : {"ode", "spice"}) {
+    try {
+      v.push_back("backend " + backend::make_backend(b)->name());
+    } catch (const std::exception& e) {
+      v.push_back(fmt::format("backend {}: unavailable ({})", b, e.what()));
+    }
+  }
+  return v;
+}
 
-  report::RunReport rep;
-  rep.name = cfg.name;
-  rep.config_source = cfg.source;
-  rep.git_revision = EQSIM_GIT_REVISION;
-  rep.train_steps = cfg.train.steps;
-  rep.batch_size = cfg.train.batch_size;
-  rep.seed = cfg.train.seed;
+report::Figure figure(const std::string& dir, const std::string& title, const std::string& file,
+                      const report::FigureResult& res) {
+  if (!res.ok) fmt::print(stderr, "warning: figure {}: {}\n", file, res.message);
+  return report::Figure{title, "figures/" + file, res.ok, res.message};
+}
 
+nlohmann::json summary_json(const config::RunConfig& cfg, const report::RunReport& rep) {
+  nlohmann::json j;
+  j["name"] = cfg.name;
+  j["config"] = cfg.source;
+  j["git_revision"] = EQSIM_GIT_REVISION;
+  j["train_seed"] = cfg.train.seed;
+  j["versions"] = rep.versions;
+  if (!rep.failed_stage.empty()) j["failed"] = {{"stage", rep.failed_stage}, {"message", rep.failure}};
+  for (const auto& q : rep.quality)
+    j["quality"][q.label] = {{"n", q.quality.n},
+                             {"classes_covered", q.quality.classes_covered},
+                             {"min_class_fraction", q.quality.min_class_fraction},
+                             {"mean_confidence", q.quality.mean_confidence},
+                             {"frechet_distance", q.quality.frechet_distance},
+                             {"class_fraction", q.quality.class_fraction}};
+  if (!rep.gradcheck.empty())
+    for (auto e : {learn::Estimator::symmetric, learn::Estimator::one_sided})
+      j["gradcheck"]["bias_slope_" + learn::to_string(e)] = learn::bias_slope(rep.gradcheck, e);
+  auto number = [](double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); };
+  if (!rep.mismatch.empty())
+    j["mismatch"] = {{"quality_drop_10pct_sigma_deploy", number(rep.drop_sigma_deploy)},
+                     {"quality_drop_10pct_sigma_insitu", number(rep.drop_sigma_insitu)},
+                     {"table", "mismatch.csv"}};
+  for (const auto& e : rep.energy)
+    j["energy"][e.device_model] = {{"analog_J_per_step", e.analog_J},
+                                   {"gpu_backprop_J_per_step", e.gpu_backprop_J},
+                                   {"gpu_ep_sim_J_per_step", e.gpu_ep_sim_J},
+                                   {"ratio_gpu_backprop_to_analog", e.gpu_backprop_J / e.analog_J},
+                                   {"ratio_gpu_ep_sim_to_analog", e.gpu_ep_sim_J / e.analog_J},
+                                   {"ledger", e.ledger_path}};
+  return j;
+}
+
+void write_report(const std::string& dir, const config::RunConfig& cfg, const report::RunReport& rep) {
+  const std::string md = report::markdown(rep);
+  data::write_text_atomic(dir + "/report.md", md);
+  data::write_text_atomic(dir + "/report.html", report::markdown_to_html(md, "eqsim report: " + cfg.name));
+  data::write_text_atomic(dir + "/summary.json", summary_json(cfg, rep).dump(2) + "\n");
+}
+
+// Train, sample and score the EP model and its baselines.
+void models_stage(const std::string& dir, const config::RunConfig& cfg, report::RunReport& rep, std::string& stage) {
   struct Variant {
     std::string name, label;
     TrainKind kind;
@@ -86,61 +134,121 @@ void run(const RunArgs& args) {
     config::RunConfig vc = cfg;
     vc.estimator = v.estimator;
     const std::string vdir = dir + "/" + v.name;
+    stage = "train " + v.name;
     train_stage(vc, vdir, v.kind);
-    sets.emplace_back(v.label, sample_stage(vdir + "/model", cfg.sample, dir + "/samples/" + v.name + ".npy"));
     rep.training.push_back({v.label, vdir + "/train_log.csv"});
+    stage = "sample " + v.name;
+    sets.emplace_back(v.label, sample_stage(vdir + "/model", cfg.sample, dir + "/samples/" + v.name + ".npy"));
   }
+  stage = "sample ep (t_end 1.2, energy-gradient readout)";
   learn::SampleOptions extended = cfg.sample;
   extended.t_end = 1.2;
   sets.emplace_back("EP, t_end 1.2", sample_stage(dir + "/ep/model", extended, dir + "/samples/ep_t1.2.npy"));
   learn::SampleOptions gradient_readout = cfg.sample;
   gradient_readout.readout = learn::Readout::energy_gradient;
   sets.emplace_back("EP, energy-gradient readout", sample_stage(dir + "/ep/model", gradient_readout, dir + "/samples/ep_energy_gradient.npy"));
+  stage = "quality";
   rep.quality = evaluate_job(sets, cfg.data_path);
   fmt::print("{}", quality_table(rep.quality));
 
-  const std::string gc_path = dir + "/gradcheck.csv";
-  if (!fs::exists(gc_path)) {
-    rep.gradcheck = gradcheck_job(cfg, dir + "/ep/model");
-    data::write_text_atomic(gc_path, learn::gradcheck_csv(rep.gradcheck));
-  } else {
-    rep.gradcheck = gradcheck_job(cfg, dir + "/ep/model");  // cheap to recompute; keeps the report whole
-  }
-
-  make_output_dir(dir + "/figures");
-  auto figure = [&](const std::string& title, const std::string& file, const report::FigureResult& res) {
-    if (!res.ok) fmt::print(stderr, "warning: figure {}: {}\n", file, res.message);
-    return report::Figure{title, "figures/" + file, res.ok, res.message};
-  };
   std::vector<report::Series> logs;
   for (const auto& t : rep.training) logs.push_back({t.label, t.log_path});
-  rep.training_figures.push_back(figure("Training curves", "training_curves.png",
+  rep.training_figures.push_back(figure(dir, "Training curves", "training_curves.png",
                                         report::plot_training_curves(logs, dir + "/figures/training_curves.png")));
   for (size_t k = 0; k < sets.size(); ++k) {
     const std::string file = fmt::format("samples_{}.png", k);
-    rep.sample_figures.push_back(figure("Samples: " + sets[k].first, file,
+    rep.sample_figures.push_back(figure(dir, "Samples: " + sets[k].first, file,
                                         report::plot_digit_grid(sets[k].second, 8, 12, sets[k].first, dir + "/figures/" + file)));
   }
-  rep.gradcheck_figures.push_back(figure("EP gradient error vs beta", "gradcheck.png",
+}
+
+void gradcheck_stage(const std::string& dir, const config::RunConfig& cfg, report::RunReport& rep) {
+  const std::string gc_path = dir + "/gradcheck.csv";
+  rep.gradcheck = gradcheck_job(cfg, dir + "/ep/model");  // cheap to recompute; keeps the report whole
+  if (!fs::exists(gc_path)) data::write_text_atomic(gc_path, learn::gradcheck_csv(rep.gradcheck));
+  rep.gradcheck_figures.push_back(figure(dir, "EP gradient error vs beta", "gradcheck.png",
                                          report::plot_gradcheck(rep.gradcheck, dir + "/figures/gradcheck.png")));
-  const std::string md = report::markdown(rep);
-  data::write_text_atomic(dir + "/report.md", md);
-  data::write_text_atomic(dir + "/report.html", report::markdown_to_html(md, "eqsim report: " + cfg.name));
-  nlohmann::json j;
-  j["name"] = cfg.name;
-  j["config"] = cfg.source;
-  j["git_revision"] = EQSIM_GIT_REVISION;
-  j["train_seed"] = cfg.train.seed;
-  for (const auto& q : rep.quality)
-    j["quality"][q.label] = {{"n", q.quality.n},
-                             {"classes_covered", q.quality.classes_covered},
-                             {"min_class_fraction", q.quality.min_class_fraction},
-                             {"mean_confidence", q.quality.mean_confidence},
-                             {"frechet_distance", q.quality.frechet_distance},
-                             {"class_fraction", q.quality.class_fraction}};
-  for (auto e : {learn::Estimator::symmetric, learn::Estimator::one_sided})
-    j["gradcheck"]["bias_slope_" + learn::to_string(e)] = learn::bias_slope(rep.gradcheck, e);
-  data::write_text_atomic(dir + "/summary.json", j.dump(2) + "\n");
+}
+
+void mismatch_stage(const std::string& dir, const config::RunConfig& cfg, report::RunReport& rep) {
+  const auto& ms = cfg.mismatch;
+  const std::string csv = dir + "/mismatch.csv";
+  if (fs::exists(csv)) {
+    rep.mismatch = read_mismatch_csv(csv);
+  } else {
+    rep.mismatch = mismatch_study(cfg, dir + "/ep/model");
+    data::write_text_atomic(csv, mismatch_csv(rep.mismatch));
+  }
+  rep.drop_sigma_deploy = quality_drop_sigma(rep.mismatch, false);
+  rep.drop_sigma_insitu = quality_drop_sigma(rep.mismatch, true);
+  rep.mismatch_settings = fmt::format(
+      "The EP model on chips of `{}` with every device's relative mismatch set to sigma (transconductor gain, "
+      "resistors, capacitors; input offsets sigma x v_unit), {} chips (mismatch seeds) per sigma, thermal noise off and "
+      "at {} K (an instantaneous reading of each node, kT/C-like per-node variance), relaxed by the circuit-equivalent model "
+      "(the netlister's node equations with every device's draw; checked against the ode backend in test_circuit). "
+      "*Deploy*: the ideal-trained weights programmed as they are. *In situ*: the same chip then trains itself by EP "
+      "for {} steps (batch {}), every phase relaxed and every product read on the chip. Quality from {} samples per chip; "
+      "EP cosine and equilibrium error on a batch of {}; settle time of the free phase to {} model units.",
+      ms.device_model, ms.seeds, ms.temperature_K, ms.insitu_steps, cfg.train.batch_size, ms.samples, ms.gradient_batch,
+      ms.settle_tol);
+  rep.mismatch_figures.push_back(figure(dir, "Fidelity vs mismatch", "mismatch.png",
+                                        report::plot_mismatch(rep.mismatch, dir + "/figures/mismatch.png")));
+}
+
+void energy_stage(const std::string& dir, const config::RunConfig& cfg, report::RunReport& rep) {
+  make_output_dir(dir + "/energy");
+  for (const auto& dm : cfg.energy.device_models) {
+    const std::string stem = fs::path(dm).stem().string();
+    const std::string out = dir + "/energy/ledger_" + stem + ".json";
+    rep.energy.push_back(energy_job(dir + "/ep/model", dm, cfg.energy.baseline, out, cfg.data_path));
+    rep.energy.back().ledger_path = "energy/ledger_" + stem + ".json";
+    for (const auto& [suffix, title] : {std::pair<std::string, std::string>{"_breakdown.png", "Energy breakdown"},
+                                        {"_sensitivity.png", "Sensitivity of the GPU / analog ratio"}})
+      rep.energy_figures.push_back({title + " (" + stem + ")", "energy/ledger_" + stem + suffix,
+                                    fs::exists(dir + "/energy/ledger_" + stem + suffix), "gnuplot failed"});
+  }
+}
+
+void run(const RunArgs& args) {
+  const auto cfg = config::load_run_config(args.config, args.sets);
+  const std::string dir = args.out.empty() ? "reports/" + cfg.name : args.out;
+  if (fs::exists(dir + "/run_config.yaml") && !args.resume)
+    throw InputError(dir, "", "a run is already here; pass --resume to continue it or choose another --out");
+  make_output_dir(dir);
+  make_output_dir(dir + "/samples");
+  make_output_dir(dir + "/figures");
+  data::write_text_atomic(dir + "/run_config.yaml", config::dump_run_config(args.config, args.sets));
+  fmt::print(stderr, "eqsim run '{}' -> {}\n", cfg.name, dir);
+
+  report::RunReport rep;
+  rep.name = cfg.name;
+  rep.config_source = cfg.source;
+  rep.git_revision = EQSIM_GIT_REVISION;
+  rep.train_steps = cfg.train.steps;
+  rep.batch_size = cfg.train.batch_size;
+  rep.seed = cfg.train.seed;
+  rep.versions = versions();
+  std::string stage = "start";
+  try {
+    models_stage(dir, cfg, rep, stage);
+    stage = "gradient check";
+    gradcheck_stage(dir, cfg, rep);
+    if (cfg.mismatch.enabled && cfg.task == config::Task::flow) {
+      stage = "mismatch study";
+      mismatch_stage(dir, cfg, rep);
+    }
+    if (cfg.energy.enabled) {
+      stage = "energy";
+      energy_stage(dir, cfg, rep);
+    }
+  } catch (const std::exception& e) {
+    rep.failed_stage = stage;
+    rep.failure = e.what();
+    write_report(dir, cfg, rep);
+    fmt::print(stderr, "eqsim run: stage '{}' failed; the report in {} says so\n", stage, dir);
+    throw;
+  }
+  write_report(dir, cfg, rep);
   fmt::print("report: {0}/report.html ({0}/report.md), summary: {0}/summary.json\n", dir);
 }
 

@@ -133,6 +133,29 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   require_positive(source, "sample.t_end", s.t_end);
   require_positive(source, "sample.dt", s.dt);
 
+  c.energy.enabled = r.get<bool>("energy.enabled", c.energy.enabled);
+  c.energy.device_models = read_list(r, "energy.device_models", c.energy.device_models);
+  c.energy.baseline = r.get<std::string>("energy.baseline", c.energy.baseline);
+  auto& ms = c.mismatch;
+  ms.enabled = r.get<bool>("mismatch.enabled", ms.enabled);
+  ms.sigmas = read_list(r, "mismatch.sigmas", ms.sigmas);
+  for (double v : ms.sigmas)
+    if (!(v >= 0 && v < 1)) throw InputError(source, "mismatch.sigmas", "every sigma must be in [0, 1)");
+  ms.seeds = r.get<int>("mismatch.seeds", ms.seeds);
+  ms.noise = read_list(r, "mismatch.noise", ms.noise);
+  for (int v : ms.noise)
+    if (v != 0 && v != 1) throw InputError(source, "mismatch.noise", "entries are 0 (noiseless) or 1 (thermal noise)");
+  ms.temperature_K = r.get<double>("mismatch.temperature_K", ms.temperature_K);
+  ms.samples = r.get<int>("mismatch.samples", ms.samples);
+  ms.insitu_steps = r.get<int>("mismatch.insitu_steps", ms.insitu_steps);
+  ms.gradient_batch = r.get<int>("mismatch.gradient_batch", ms.gradient_batch);
+  ms.settle_tol = r.get<double>("mismatch.settle_tol", ms.settle_tol);
+  ms.device_model = r.get<std::string>("mismatch.device_model", ms.device_model);
+  for (const auto& [key, v] : {std::pair<const char*, double>{"mismatch.seeds", ms.seeds}, {"mismatch.samples", ms.samples},
+                               {"mismatch.gradient_batch", ms.gradient_batch}, {"mismatch.temperature_K", ms.temperature_K},
+                               {"mismatch.settle_tol", ms.settle_tol}})
+    require_positive(source, key, v);
+  if (ms.insitu_steps < 0) throw InputError(source, "mismatch.insitu_steps", "must be >= 0");
   auto& g = c.gradcheck;
   g.batch_size = r.get<int>("gradcheck.batch_size", g.batch_size);
   g.repeats = r.get<int>("gradcheck.repeats", g.repeats);

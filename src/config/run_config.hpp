@@ -31,6 +31,30 @@ struct DiffusionOptions {
   double step_scale = 2.5e-4;  // eta_k = step_scale * sigma_k^2 / sigma_min^2 (Song & Ermon 2019)
 };
 
+// The fidelity-vs-mismatch study of `eqsim run` (DESIGN.md §6): the trained EP model
+// on circuits of the device model with every device's relative mismatch at each sigma
+// (circuit::with_relative_mismatch), several chips (mismatch seeds) each, thermal noise
+// off and on, relaxed by the circuit-equivalent model (circuit/equivalent.hpp).
+struct MismatchStudyOptions {
+  bool enabled = true;
+  std::vector<double> sigmas{0.0, 0.02, 0.05, 0.1};
+  int seeds = 2;                // chips per sigma
+  std::vector<int> noise{0, 1};  // 0: noiseless, 1: thermal noise at temperature_K
+  double temperature_K = 300;
+  int samples = 300;            // per chip, for sample quality
+  int insitu_steps = 100;       // in-situ EP steps on each chip, from the ideal-trained weights
+  int gradient_batch = 64;      // EP gradient cosine and equilibrium error
+  double settle_tol = 1e-3;     // model units (0.1 mV at v_unit 0.1 V)
+  std::string device_model = "device_models/generic-65nm.yaml";
+};
+
+// The energy stage of `eqsim run`: `eqsim energy` on the EP model per device model.
+struct EnergyStageOptions {
+  bool enabled = true;
+  std::vector<std::string> device_models{"device_models/generic-65nm.yaml", "device_models/generic-28nm.yaml"};
+  std::string baseline = "device_models/gpu-h100.yaml";
+};
+
 struct BaselineOptions {
   bool exact = true;  // the same energy model trained with the exact gradient
   bool mlp = true;    // a backprop MLP velocity field of the same size
@@ -55,6 +79,8 @@ struct RunConfig {
   learn::SampleOptions sample;
   GradcheckOptions gradcheck;
   BaselineOptions baselines;
+  MismatchStudyOptions mismatch;
+  EnergyStageOptions energy;
 
   learn::GradientOptions gradient_options() const;
 };

@@ -57,7 +57,7 @@ GradientResult flow_gradient(const model::Network& net, const FlowBatch& b, cons
   r.free_state = start ? *start : model::initial_state(net, b.x_t);
   model::RelaxOptions free_relax = opt.free_relax;
   free_relax.noise_seed = b.noise_seed;
-  r.free_summary = model::relax(net, free, r.free_state, free_relax);
+  r.free_summary = model::relax_with(opt.relaxer, net, free, r.free_state, free_relax);
   const Eigen::MatrixXd v = spring_velocity(net, r.free_state, b.x_t);
   r.loss = flow_loss(v, b.u_t).mean();
 
@@ -75,7 +75,7 @@ GradientResult flow_gradient(const model::Network& net, const FlowBatch& b, cons
     const model::Clamp clamp = nudged_clamp(net, b, beta);
     model::RelaxOptions ro = opt.nudged_relax;
     ro.noise_seed = b.noise_seed + (beta > 0 ? 1 : 2);
-    model::relax(net, clamp, s, ro);
+    model::relax_with(opt.relaxer, net, clamp, s, ro);
     return model::energy_param_grad(net, clamp, s);
   };
   const double beta = opt.beta;

@@ -47,6 +47,7 @@ struct GradientOptions {
   model::RelaxOptions free_relax;    // free phase (from the given warm state)
   model::RelaxOptions nudged_relax;  // each nudged phase, warm-started from the free one
   model::AdjointOptions adjoint;     // exact estimator
+  model::Relaxer relaxer;            // empty: the ideal network (model::relax)
 };
 
 struct GradientResult {

@@ -35,11 +35,11 @@ VelocityField energy_velocity(const model::Network& net, const SampleOptions& op
     model::Clamp clamp = free_clamp(net, x);
     const int vis = net.spec().visible;
     if (opt.readout == Readout::spring) {
-      model::relax(net, clamp, *state, opt.relax);
+      model::relax_with(opt.relaxer, net, clamp, *state, opt.relax);
       return spring_velocity(net, *state, x);
     }
     clamp.hold_visible = true;
-    model::relax(net, clamp, *state, opt.relax);
+    model::relax_with(opt.relaxer, net, clamp, *state, opt.relax);
     // -alpha dE/dx with the spring excluded: alpha * (net current into x from the network).
     const Eigen::MatrixXd f = model::module_input(net, clamp, *state, vis) - net.spec().leak * x;
     return net.spec().alpha * f;

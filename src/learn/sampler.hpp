@@ -23,6 +23,7 @@ struct SampleOptions {
   unsigned long long seed = 1;
   Readout readout = Readout::spring;
   model::RelaxOptions relax;  // per velocity evaluation, warm-started from the previous one
+  model::Relaxer relaxer;     // empty: the ideal network (model::relax)
 };
 
 // A velocity field: v at points x (dim x n), time t.

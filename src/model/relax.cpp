@@ -204,6 +204,11 @@ RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const Relax
   return sum;
 }
 
+RelaxSummary relax_with(const Relaxer& relaxer, const Network& net, const Clamp& clamp, State& s,
+                        const RelaxOptions& opt) {
+  return relaxer ? relaxer(clamp, s, opt) : relax(net, clamp, s, opt);
+}
+
 std::vector<Eigen::MatrixXd> force(const Network& net, const Clamp& clamp, const State& s) {
   const ClampTerms ct = clamp_terms(clamp);
   std::vector<Eigen::MatrixXd> f(net.module_count());

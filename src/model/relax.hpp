@@ -9,6 +9,7 @@
 //    temperature > 0 it is overdamped Langevin dynamics (Euler-Maruyama),
 //    du = -dE/da dt + sqrt(2 T dt) xi, whose stationary law is exp(-E/T).
 #include <Eigen/Core>
+#include <functional>
 
 #include "model/network.hpp"
 
@@ -79,6 +80,14 @@ Eigen::MatrixXd coupling_input(const Network& net, const std::vector<Eigen::Matr
 // Throws std::invalid_argument when the method cannot relax this network
 // (block with intra-module couplings, or block with temperature > 0).
 RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt);
+
+// Who relaxes a network's state: model::relax (the ideal network) by default, or a
+// physical stand-in such as circuit::EquivalentCircuit (a mismatched circuit).
+using Relaxer = std::function<RelaxSummary(const Clamp&, State&, const RelaxOptions&)>;
+
+// relaxer if set, else model::relax on net.
+RelaxSummary relax_with(const Relaxer& relaxer, const Network& net, const Clamp& clamp, State& s,
+                        const RelaxOptions& opt);
 
 // Total energy of each sample (1 x B), including the spring and nudge terms.
 Eigen::RowVectorXd energy(const Network& net, const Clamp& clamp, const State& s);

@@ -1,5 +1,7 @@
 #include "report/figures.hpp"
 
+#include "report/markdown.hpp"
+
 #include <cstdio>
 #include <fmt/core.h>
 #include <fstream>
@@ -77,6 +79,44 @@ FigureResult plot_gradcheck(const std::vector<learn::GradcheckRow>& rows, const 
   }
   out.close();
   return run_gnuplot(script + "\n", png);
+}
+
+FigureResult plot_mismatch(const std::vector<MismatchRow>& rows, const std::string& png) {
+  // Per (noise, sigma): mean Frechet of both strategies and mean cosine; every chip too.
+  std::map<std::pair<int, double>, std::vector<const MismatchRow*>> groups;
+  for (const auto& r : rows) groups[{r.noise ? 1 : 0, r.sigma}].push_back(&r);
+  const std::string dat = png + ".dat";
+  std::ofstream out(dat);
+  for (int noise : {0, 1}) {
+    out << "# noise " << noise << ": sigma deploy_frechet insitu_frechet cosine\n";
+    for (const auto& [key, g] : groups) {
+      if (key.first != noise) continue;
+      double d = 0, i = 0, c = 0;
+      for (const auto* r : g) d += r->deploy.frechet_distance, i += r->insitu.frechet_distance, c += r->gradient_cosine;
+      const double n = static_cast<double>(g.size());
+      out << 100 * key.second << ' ' << d / n << ' ' << i / n << ' ' << c / n << '\n';
+    }
+    out << "\n\n";
+  }
+  out << "# every chip: sigma deploy_frechet insitu_frechet noise\n";
+  for (const auto& r : rows)
+    out << 100 * r.sigma << ' ' << r.deploy.frechet_distance << ' ' << r.insitu.frechet_distance << ' ' << r.noise << '\n';
+  out.close();
+  const std::string q = gnuplot_quoted(dat);
+  const std::string script = fmt::format(
+      "set multiplot layout 1,2\nset grid\nset key top left\nset xlabel 'relative mismatch sigma (%)'\n"
+      "set ylabel 'Frechet distance to the digits (lower is better)'\nset title 'Sample quality on mismatched chips'\n"
+      "plot {0} index 0 using 1:2 with linespoints lw 2 lc 1 title 'deploy, noiseless', "
+      "{0} index 0 using 1:3 with linespoints lw 2 lc 2 title 'in situ, noiseless', "
+      "{0} index 1 using 1:2 with linespoints lw 2 dt 2 lc 1 title 'deploy, thermal noise', "
+      "{0} index 1 using 1:3 with linespoints lw 2 dt 2 lc 2 title 'in situ, thermal noise', "
+      "{0} index 2 using 1:2 with points pt 1 lc 1 notitle, {0} index 2 using 1:3 with points pt 2 lc 2 notitle\n"
+      "set ylabel 'cosine(EP on the chip, exact ideal gradient)'\nset title 'EP gradient on mismatched chips'\n"
+      "set key bottom left\n"
+      "plot {0} index 0 using 1:4 with linespoints lw 2 title 'noiseless', "
+      "{0} index 1 using 1:4 with linespoints lw 2 dt 2 title 'thermal noise'\nunset multiplot\n",
+      q);
+  return run_gnuplot(script, png, "1300,550");
 }
 
 }  // namespace eqsim::report

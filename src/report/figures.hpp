@@ -10,6 +10,8 @@
 
 namespace eqsim::report {
 
+struct MismatchRow;  // markdown.hpp
+
 struct FigureResult {
   bool ok = false;
   std::string message;
@@ -27,6 +29,10 @@ std::string gnuplot_quoted(const std::string& s);
 // returns its output as the message when it fails.
 FigureResult run_gnuplot(const std::string& script, const std::string& png, const std::string& size = "900,600",
                          const std::string& terminal_options = "font 'sans,11'");
+
+// Fidelity vs mismatch: Frechet distance against sigma for both strategies, noise off
+// and on (mean over chips, every chip as a point), and the EP gradient cosine.
+FigureResult plot_mismatch(const std::vector<MismatchRow>& rows, const std::string& png);
 
 // Loss against step for several training logs (log scale).
 FigureResult plot_training_curves(const std::vector<Series>& logs, const std::string& png);

@@ -27,6 +27,33 @@ std::string gradcheck_table(const std::vector<learn::GradcheckRow>& rows) {
   return s;
 }
 
+std::string mismatch_table(const std::vector<MismatchRow>& rows) {
+  std::string s =
+      "| sigma | chip | noise | deploy: classes / conf. / Fréchet | in situ: classes / conf. / Fréchet | EP cosine | "
+      "equilibrium error (rms) | settle median / max |\n|---|---|---|---|---|---|---|---|\n";
+  for (const auto& r : rows)
+    s += fmt::format("| {:.3f} | {} | {} | {} / {:.3f} / {:.3f} | {} / {:.3f} / {:.3f} | {:.4f} | {:.2e} | {:.3g} / {:.3g} µs |\n",
+                     r.sigma, r.seed, r.noise ? "on" : "off", r.deploy.classes_covered, r.deploy.mean_confidence,
+                     r.deploy.frechet_distance, r.insitu.classes_covered, r.insitu.mean_confidence,
+                     r.insitu.frechet_distance, r.gradient_cosine, r.equilibrium_rms, 1e6 * r.settle_time_median_s,
+                     1e6 * r.settle_time_max_s);
+  return s;
+}
+
+std::string sigma_text(double sigma) {
+  return std::isnan(sigma) ? std::string("not within the grid") : fmt::format("sigma = {:.3f}", sigma);
+}
+
+std::string energy_table(const std::vector<EnergySummary>& rows) {
+  std::string s = "| device model | analog J/step | GPU backprop J/step | ratio | GPU EP simulation J/step | ratio | ledger |\n"
+                  "|---|---|---|---|---|---|---|\n";
+  for (const auto& e : rows)
+    s += fmt::format("| {} | {:.3g} | {:.3g} | {:.1f}x | {:.3g} | {:.0f}x | `{}` |\n", e.device_model, e.analog_J,
+                     e.gpu_backprop_J, e.gpu_backprop_J / e.analog_J, e.gpu_ep_sim_J, e.gpu_ep_sim_J / e.analog_J,
+                     e.ledger_path);
+  return s;
+}
+
 std::string figures(const std::vector<Figure>& figs) {
   std::string s;
   for (const auto& f : figs)
@@ -39,8 +66,14 @@ std::string figures(const std::vector<Figure>& figs) {
 
 std::string markdown(const RunReport& r) {
   std::string s = fmt::format("# eqsim report: {}\n\n", r.name);
-  s += fmt::format("- config: `{}` (as run: `run_config.yaml`)\n- git revision: `{}`\n- training: {} steps, batch {}, seed {}\n\n",
+  if (!r.failed_stage.empty())
+    s += fmt::format("> **The run stopped: stage `{}` failed.** {}\n>\n> Everything below was finished before it; "
+                     "fix the cause and continue with `eqsim run ... --resume`.\n\n",
+                     r.failed_stage, r.failure);
+  s += fmt::format("- config: `{}` (as run: `run_config.yaml`)\n- git revision: `{}`\n- training: {} steps, batch {}, seed {}\n",
                    r.config_source, r.git_revision, r.train_steps, r.batch_size, r.seed);
+  for (const auto& v : r.versions) s += "- " + v + "\n";
+  s += "\n";
   s += "## Sample quality\n\nA softmax-regression classifier trained on the real digits labels each sample; "
        "a class counts as covered with at least 3 % of the samples. Fréchet distance is between Gaussian fits "
        "of samples and real digits in pixel space (lower is better).\n\n";
@@ -57,6 +90,22 @@ std::string markdown(const RunReport& r) {
   for (auto e : {learn::Estimator::symmetric, learn::Estimator::one_sided})
     s += fmt::format("\nBias slope of log rel. error vs log beta ({}): {:.2f}", learn::to_string(e), learn::bias_slope(r.gradcheck, e));
   s += "\n";
+  if (!r.mismatch.empty()) {
+    s += "\n## Fidelity vs mismatch\n\n" + r.mismatch_settings + "\n\n";
+    s += fmt::format("Sample quality falls 10 % below the ideal circuit's (Fréchet distance, noiseless chips, mean over chips) "
+                     "at **{}** when the ideal-trained weights are deployed, and at **{}** after in-situ training.\n\n",
+                     sigma_text(r.drop_sigma_deploy), sigma_text(r.drop_sigma_insitu));
+    s += figures(r.mismatch_figures);
+    s += mismatch_table(r.mismatch) + "\nTable: `mismatch.csv`.\n";
+  }
+  if (!r.energy.empty()) {
+    s += "\n## Energy per training step\n\nFrom `eqsim energy` on the EP model: settling times and supply currents "
+         "measured on the ideal circuit by the ode backend, against the H100 baseline (both flavours: the same network "
+         "trained by backprop, and the EP relaxations simulated digitally). Line items, formulas and sources: the ledger "
+         "files.\n\n";
+    s += energy_table(r.energy) + "\n";
+    s += figures(r.energy_figures);
+  }
   return s;
 }
 

@@ -1,0 +1,33 @@
+#pragma once
+// The fidelity-vs-mismatch study of `eqsim run` (DESIGN.md §6, issue "eqsim run"):
+// for each relative mismatch sigma, chip (mismatch seed) and noise setting, the
+// trained EP model is built into its circuit (the netlister's device draws) and
+// relaxed by the circuit-equivalent model (circuit/equivalent.hpp). Two strategies:
+//   deploy:  the ideal-trained weights programmed as they are;
+//   in situ: the same chip then trains itself by EP for insitu_steps steps, every
+//            phase relaxed and every product read on the mismatched (noisy) circuit.
+// Per chip: sample quality of both strategies, the EP gradient measured on the chip
+// against the ideal network's exact gradient (cosine), the equilibrium error against
+// the ideal network and the settling time of the node dynamics.
+#include <string>
+#include <vector>
+
+#include "config/run_config.hpp"
+#include "report/markdown.hpp"
+
+namespace eqsim::cli {
+
+using report::MismatchRow;
+
+// Runs the study on the EP model in model_dir; progress on stderr.
+std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std::string& model_dir);
+
+// One row per chip: sigma,seed,noise,deploy_*,insitu_*,gradient_cosine,equilibrium_rms,settle_time_*_s.
+std::string mismatch_csv(const std::vector<MismatchRow>& rows);
+std::vector<MismatchRow> read_mismatch_csv(const std::string& path);
+
+// The smallest sigma (linear interpolation of the seed mean, noiseless rows) at which
+// the Frechet distance exceeds the sigma = 0 one by `rise` (0.1: 10 %); NaN when it never does.
+double quality_drop_sigma(const std::vector<MismatchRow>& rows, bool insitu, double rise = 0.1);
+
+}  // namespace eqsim::cli
