@@ -14,8 +14,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-inline CommandResult run_eqsim(const std::string& args) {
-  const std::string cmd = std::string(EQSIM_BINARY) + " " + args + " 2>&1";
+// Runs a shell command line (stderr joined to stdout).
+inline CommandResult run_command(const std::string& command_line) {
+  const std::string cmd = command_line + " 2>&1";
   CommandResult r;
   FILE* pipe = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf{};
@@ -25,6 +26,8 @@ inline CommandResult run_eqsim(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+inline CommandResult run_eqsim(const std::string& args) { return run_command(std::string(EQSIM_BINARY) + " " + args); }
 
 // A fresh empty folder under the system temp dir (per process: test runs may overlap).
 inline std::string fresh_dir(const std::string& name) {

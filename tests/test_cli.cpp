@@ -142,3 +142,63 @@ TEST_CASE("gradcheck writes the documented columns") {
   for (std::string line; std::getline(in, line);) ++rows;
   CHECK(rows == 2 * 3);  // 2 estimators x (K=10 with converged / cut free phase, converged)
 }
+
+namespace {
+
+// A small but complete `eqsim run` (every stage) of configs/quick.yaml.
+std::string small_run_args(const std::string& dir, long steps) {
+  return testing::source_path("configs/quick.yaml") + " --out " + dir + " --set train.steps=" + std::to_string(steps) +
+         " --set train.batch_size=32 --set train.checkpoint_every=10 --set baselines.exact=false --set sample.n=64"
+         " --set gradcheck.batch_size=4 --set 'gradcheck.betas=[1.0e-3]' --set 'gradcheck.relax_steps=[5]'"
+         " --set 'mismatch.sigmas=[0, 0.05]' --set mismatch.seeds=1 --set 'mismatch.noise=[0]' --set mismatch.samples=32"
+         " --set mismatch.insitu_steps=2 --set mismatch.gradient_batch=8"
+         " --set 'energy.device_models=[device_models/generic-65nm.yaml]' --set energy.sensitivity=false";
+}
+
+// Training steps logged in a train_log.csv, in order.
+std::vector<long> logged_steps(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  std::vector<long> steps;
+  while (std::getline(in, line))
+    if (!line.empty()) steps.push_back(std::stol(line.substr(0, line.find(','))));
+  return steps;
+}
+
+}  // namespace
+
+TEST_CASE("a killed eqsim run resumes and completes; each training step is logged once") {
+  const std::string dir = testing::fresh_dir("run_killed") + "/run";
+  const long steps = 1500;
+  const auto killed = testing::run_command("timeout -s KILL 4 " + std::string(EQSIM_BINARY) + " run " + small_run_args(dir, steps));
+  REQUIRE_MESSAGE(killed.exit_code == 137, "the run should still be training after 4 s:\n" << killed.output);
+  CHECK_FALSE(std::filesystem::exists(dir + "/report.md"));
+  const auto before = logged_steps(dir + "/ep/train_log.csv");
+  REQUIRE(!before.empty());
+  REQUIRE(before.size() < static_cast<size_t>(steps));  // killed while training
+  const auto resumed = testing::run_eqsim("run " + small_run_args(dir, steps) + " --resume");
+  REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.output);
+  MESSAGE("killed after " << before.size() << " logged steps of " << steps);
+  const auto after = logged_steps(dir + "/ep/train_log.csv");
+  REQUIRE(after.size() == static_cast<size_t>(steps));
+  for (long k = 0; k < steps; ++k) CHECK(after[k] == k + 1);
+  std::ifstream md(dir + "/report.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  CHECK(text.find("## Fidelity vs mismatch") != std::string::npos);
+  CHECK(text.find("## Energy per training step") != std::string::npos);
+}
+
+TEST_CASE("a failing stage of eqsim run leaves a report naming the stage and why") {
+  const std::string dir = testing::fresh_dir("run_failed") + "/run";
+  const auto r = testing::run_eqsim("run " + small_run_args(dir, 20) + " --set 'energy.device_models=[no/such_model.yaml]'");
+  CHECK(r.exit_code == 2);
+  std::ifstream md(dir + "/report.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  CHECK(text.find("stage `energy` failed") != std::string::npos);
+  CHECK(text.find("such_model.yaml") != std::string::npos);
+  CHECK(text.find("## Fidelity vs mismatch") != std::string::npos);  // finished stages stay in the report
+  std::ifstream js(dir + "/summary.json");
+  const std::string summary((std::istreambuf_iterator<char>(js)), std::istreambuf_iterator<char>());
+  CHECK(summary.find("\"failed\"") != std::string::npos);
+}

@@ -143,7 +143,10 @@ const std::string& generated_report() {
     const auto r = run_eqsim("run " + testing::source_path("configs/quick.yaml") + " --out " + d +
                              " --set train.steps=4 --set train.batch_size=32 --set train.checkpoint_every=2"
                              " --set sample.n=96 --set gradcheck.batch_size=4 --set 'gradcheck.betas=[1.0e-3, 1.0e-2]'"
-                             " --set 'gradcheck.relax_steps=[5]'");
+                             " --set 'gradcheck.relax_steps=[5]'"
+                             " --set 'mismatch.sigmas=[0, 0.05]' --set mismatch.seeds=1 --set mismatch.samples=32"
+                             " --set mismatch.insitu_steps=2 --set mismatch.gradient_batch=8"
+                             " --set 'energy.device_models=[device_models/generic-65nm.yaml]' --set energy.sensitivity=false");
     REQUIRE_MESSAGE(r.exit_code == 0, "eqsim run failed:\n" << r.output);
     return d;
   }();

@@ -305,8 +305,10 @@ energy::Ledger run_energy(const EnergyArgs& a) {
 }  // namespace
 
 report::EnergySummary energy_job(const std::string& model_dir, const std::string& device_model,
-                                 const std::string& baseline, const std::string& out, const std::string& data_path) {
+                                 const std::string& baseline, const std::string& out, const std::string& data_path,
+                                 bool sensitivity) {
   EnergyArgs a;
+  a.sensitivity = sensitivity;
   a.model_dir = model_dir;
   a.device_model = resolve_project_path(device_model);
   a.baseline = resolve_project_path(baseline);

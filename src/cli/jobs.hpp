@@ -46,9 +46,10 @@ std::vector<LabelledQuality> evaluate_job(const std::vector<std::pair<std::strin
                                           const std::string& data_path);
 
 // `eqsim energy` with its defaults on an energy model folder (ode backend, ideal circuit,
-// sensitivity table): writes out (JSON) and its CSVs and figures beside it.
+// sensitivity table if asked): writes out (JSON) and its CSVs and figures beside it.
 report::EnergySummary energy_job(const std::string& model_dir, const std::string& device_model,
-                                 const std::string& baseline, const std::string& out, const std::string& data_path);
+                                 const std::string& baseline, const std::string& out, const std::string& data_path,
+                                 bool sensitivity);
 
 // The gradient checker on a model folder or a freshly initialised network (CONFIG).
 std::vector<learn::GradcheckRow> gradcheck_job(const config::RunConfig& cfg, const std::string& model_dir);

@@ -136,6 +136,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   c.energy.enabled = r.get<bool>("energy.enabled", c.energy.enabled);
   c.energy.device_models = read_list(r, "energy.device_models", c.energy.device_models);
   c.energy.baseline = r.get<std::string>("energy.baseline", c.energy.baseline);
+  c.energy.sensitivity = r.get<bool>("energy.sensitivity", c.energy.sensitivity);
   auto& ms = c.mismatch;
   ms.enabled = r.get<bool>("mismatch.enabled", ms.enabled);
   ms.sigmas = read_list(r, "mismatch.sigmas", ms.sigmas);
