@@ -42,7 +42,7 @@ struct EnergyArgs {
   long step = 1;
   unsigned long long seed = 0;
   std::optional<double> beta;  // default: the seed's value for the model's task
-  double t_stop_tau = 150;
+  double t_stop_tau = 1000;  // trained models have coupled modes settling in hundreds of tau (deterministic ode runs stop once settled)
   int ep_sim_free_steps = 300, ep_sim_nudged_steps = 300;
   std::optional<unsigned long long> mismatch_seed;
   bool sensitivity = true;
@@ -281,6 +281,8 @@ energy::MeasureOptions measure_options(const EnergyArgs& a) {
 }
 
 energy::Ledger run_energy(const EnergyArgs& a) {
+  const auto parent = std::filesystem::path(a.out).parent_path();
+  if (!parent.empty()) make_output_dir(parent.string());
   const auto net = config::load_model_dir(a.model_dir);
   const auto dm = config::load_device_model(a.device_model);
   const auto ep = config::load_energy_params(a.device_model);

@@ -47,7 +47,7 @@ StepInputs flow_step_inputs(const model::Network& net, const learn::FlowBatch& b
 
 struct MeasureOptions {
   std::optional<unsigned long long> mismatch_seed;  // none: the ideal circuit
-  double t_stop_tau = 150;                          // longest relaxation, in node time constants (settling: ~40)
+  double t_stop_tau = 1000;                         // longest relaxation, in node time constants (trained models: up to hundreds)
   std::string model_name = "in-memory network";
   std::function<void(const std::string& phase, int sample)> progress;  // optional: told before each relaxation
 };
