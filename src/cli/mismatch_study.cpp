@@ -110,7 +110,9 @@ MismatchRow measure_chip(const Chip& c, const circuit::DeviceModel& dm, double s
   auto ep_opt = c.gradient_options(r);
   const auto ep = learn::flow_gradient(c.ideal, batch, ep_opt);
   row.gradient_cosine = model::cosine(ep.grad, exact.grad);
-  row.equilibrium_rms = rms(ep.free_state, exact.free_state);
+  model::State chip_state = model::initial_state(c.ideal, batch.x_t);  // noiseless, as converged as the ideal one
+  eq.relax(learn::free_clamp(c.ideal, batch.x_t), chip_state, exact_opt.free_relax);
+  row.equilibrium_rms = rms(chip_state, exact.free_state);
 
   // Node dynamics by Euler steps of 0.05 tau (stable for every node: the fastest, the
   // visible ones on their springs, have time constants near tau / 16) on a few samples.
