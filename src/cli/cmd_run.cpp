@@ -201,11 +201,12 @@ void energy_stage(const std::string& dir, const config::RunConfig& cfg, report::
   for (const auto& dm : cfg.energy.device_models) {
     const std::string stem = fs::path(dm).stem().string();
     const std::string out = dir + "/energy/ledger_" + stem + ".json";
-    rep.energy.push_back(energy_job(dir + "/ep/model", dm, cfg.energy.baseline, out, cfg.data_path, cfg.energy.sensitivity));
+    const bool sensitivity = cfg.energy.sensitivity && rep.energy.empty();  // the first device model's
+    rep.energy.push_back(energy_job(dir + "/ep/model", dm, cfg.energy.baseline, out, cfg.data_path, sensitivity));
     rep.energy.back().ledger_path = "energy/ledger_" + stem + ".json";
     for (const auto& [suffix, title] : {std::pair<std::string, std::string>{"_breakdown.png", "Energy breakdown"},
                                         {"_sensitivity.png", "Sensitivity of the GPU / analog ratio"}})
-      if (suffix == "_breakdown.png" || cfg.energy.sensitivity)
+      if (suffix == "_breakdown.png" || sensitivity)
         rep.energy_figures.push_back({title + " (" + stem + ")", "energy/ledger_" + stem + suffix,
                                     fs::exists(dir + "/energy/ledger_" + stem + suffix), "gnuplot failed"});
   }

@@ -53,7 +53,7 @@ struct EnergyStageOptions {
   bool enabled = true;
   std::vector<std::string> device_models{"device_models/generic-65nm.yaml", "device_models/generic-28nm.yaml"};
   std::string baseline = "device_models/gpu-h100.yaml";
-  bool sensitivity = true;  // the sensitivity table and tornado figure (one ledger per parameter move)
+  bool sensitivity = true;  // the first device model's sensitivity table and tornado figure (a ledger per parameter move)
 };
 
 struct BaselineOptions {
