@@ -294,7 +294,7 @@ std::vector<learn::GradcheckRow> gradcheck_job(const config::RunConfig& cfg, con
   opt.budget = cfg.relax;
   opt.temperatures = cfg.gradcheck.temperatures;
   const circuit::DeviceModel dm = config::load_device_model(resolve_project_path(cfg.gradcheck.device_model));
-  opt.kelvin_per_unit = dm.c_node_F * dm.v_unit_V * dm.v_unit_V / kBoltzmann_J_per_K;
+  opt.kelvin_per_unit = 1.0 / circuit::model_temperature(dm, 1.0);
   config::RunConfig gc = cfg;
   gc.train = batch_opt;
   std::optional<ProgressLine> progress;

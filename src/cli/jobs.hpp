@@ -61,8 +61,6 @@ learn::AnnealedLangevinOptions diffusion_schedule(const config::RunConfig& cfg);
 // A relative path as given if it exists, else relative to the project source folder.
 std::string resolve_project_path(const std::string& path);
 
-inline constexpr double kBoltzmann_J_per_K = 1.380649e-23;
-
 // Creates a folder (and parents) or throws InputError naming it.
 void make_output_dir(const std::string& dir);
 
