@@ -48,8 +48,10 @@ struct RelaxSummary {
 class Backend {
  public:
   virtual ~Backend() = default;
-  // "ode" or "spice", with the engine version.
+  // "ode" or "spice".
   virtual std::string name() const = 0;
+  // The engine and its version, e.g. "Boost.Odeint 1.83", "ngspice-39".
+  virtual std::string version() const = 0;
   // Relaxes c from its initial conditions. Throws InputError for a circuit the
   // backend cannot take (naming file and line); everything else is a status.
   virtual RelaxSummary relax(const circuit::Circuit& c, const RelaxOptions& opt) = 0;

@@ -14,6 +14,7 @@
 
 #include "backend/analysis.hpp"
 #include "cli/commands.hpp"
+#include "git_revision.hpp"
 #include "cli/jobs.hpp"
 #include "cli/outcome.hpp"
 #include "config/device_model_yaml.hpp"
@@ -26,9 +27,6 @@
 #include "learn/trainer.hpp"
 #include "report/energy_figures.hpp"
 
-#ifndef EQSIM_GIT_REVISION
-#define EQSIM_GIT_REVISION "unknown"
-#endif
 
 namespace eqsim::cli {
 

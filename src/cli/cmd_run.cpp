@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "git_revision.hpp"
 #include "backend/backend.hpp"
 #include "cli/jobs.hpp"
 #include "cli/mismatch_study.hpp"
@@ -20,9 +21,6 @@
 #include "report/html.hpp"
 #include "report/markdown.hpp"
 
-#ifndef EQSIM_GIT_REVISION
-#define EQSIM_GIT_REVISION "unknown"
-#endif
 
 namespace eqsim::cli {
 namespace fs = std::filesystem;
@@ -64,7 +62,8 @@ std::vector<std::string> versions() {
   std::vector<std::string> v{fmt::format("Eigen {}.{}.{}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION)};
   for (const char* b : {"ode", "spice"}) {
     try {
-      v.push_back("backend " + backend::make_backend(b)->name());
+      const auto backend = backend::make_backend(b);
+      v.push_back(fmt::format("backend {}: {}", backend->name(), backend->version()));
     } catch (const std::exception& e) {
       v.push_back(fmt::format("backend {}: unavailable ({})", b, e.what()));
     }
@@ -72,7 +71,7 @@ std::vector<std::string> versions() {
   return v;
 }
 
-report::Figure figure(const std::string& dir, const std::string& title, const std::string& file,
+report::Figure figure(const std::string& title, const std::string& file,
                       const report::FigureResult& res) {
   if (!res.ok) fmt::print(stderr, "warning: figure {}: {}\n", file, res.message);
   return report::Figure{title, "figures/" + file, res.ok, res.message};
@@ -153,11 +152,11 @@ void models_stage(const std::string& dir, const config::RunConfig& cfg, report::
 
   std::vector<report::Series> logs;
   for (const auto& t : rep.training) logs.push_back({t.label, t.log_path});
-  rep.training_figures.push_back(figure(dir, "Training curves", "training_curves.png",
+  rep.training_figures.push_back(figure("Training curves", "training_curves.png",
                                         report::plot_training_curves(logs, dir + "/figures/training_curves.png")));
   for (size_t k = 0; k < sets.size(); ++k) {
     const std::string file = fmt::format("samples_{}.png", k);
-    rep.sample_figures.push_back(figure(dir, "Samples: " + sets[k].first, file,
+    rep.sample_figures.push_back(figure("Samples: " + sets[k].first, file,
                                         report::plot_digit_grid(sets[k].second, 8, 12, sets[k].first, dir + "/figures/" + file)));
   }
 }
@@ -166,7 +165,7 @@ void gradcheck_stage(const std::string& dir, const config::RunConfig& cfg, repor
   const std::string gc_path = dir + "/gradcheck.csv";
   rep.gradcheck = gradcheck_job(cfg, dir + "/ep/model");  // cheap to recompute; keeps the report whole
   if (!fs::exists(gc_path)) data::write_text_atomic(gc_path, learn::gradcheck_csv(rep.gradcheck));
-  rep.gradcheck_figures.push_back(figure(dir, "EP gradient error vs beta", "gradcheck.png",
+  rep.gradcheck_figures.push_back(figure("EP gradient error vs beta", "gradcheck.png",
                                          report::plot_gradcheck(rep.gradcheck, dir + "/figures/gradcheck.png")));
 }
 
@@ -192,7 +191,7 @@ void mismatch_stage(const std::string& dir, const config::RunConfig& cfg, report
       "to {} model units (median and max over 8 samples).",
       ms.device_model, ms.seeds, ms.temperature_K, ms.insitu_steps, cfg.train.batch_size, ms.samples, ms.gradient_batch,
       ms.settle_tol);
-  rep.mismatch_figures.push_back(figure(dir, "Fidelity vs mismatch", "mismatch.png",
+  rep.mismatch_figures.push_back(figure("Fidelity vs mismatch", "mismatch.png",
                                         report::plot_mismatch(rep.mismatch, dir + "/figures/mismatch.png")));
 }
 

@@ -110,8 +110,7 @@ RelaxSummary summarise_column(const Samples& smp, const OdeSystem& sys, const Ei
     tr.supply_A.push_back(smp.supply[k](j));
   }
   RelaxSummary s;
-  s.backend = "ode (Boost.Odeint " + std::to_string(BOOST_VERSION / 100000) + "." +
-              std::to_string(BOOST_VERSION / 100 % 1000) + ")";
+  s.backend = "ode (" + OdeBackend().version() + ")";
   s.nodes = sys.node_names();
   s.supply_V = sys.supply_V();
   analyse(tr, plan, opt, noisy, s);
@@ -139,6 +138,10 @@ std::vector<RelaxSummary> relax_batch(const OdeSystem& sys, const circuit::Circu
 }
 
 std::string OdeBackend::name() const { return "ode"; }
+
+std::string OdeBackend::version() const {
+  return "Boost.Odeint " + std::to_string(BOOST_VERSION / 100000) + "." + std::to_string(BOOST_VERSION / 100 % 1000);
+}
 
 RelaxSummary OdeBackend::relax(const circuit::Circuit& c, const RelaxOptions& opt) {
   const OdeSystem sys(c);

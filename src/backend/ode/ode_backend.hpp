@@ -20,6 +20,7 @@ std::vector<RelaxSummary> relax_batch(const OdeSystem& sys, const circuit::Circu
 class OdeBackend : public Backend {
  public:
   std::string name() const override;
+  std::string version() const override;
   RelaxSummary relax(const circuit::Circuit& c, const RelaxOptions& opt) override;
 };
 

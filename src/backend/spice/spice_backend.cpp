@@ -180,6 +180,8 @@ std::vector<std::string> spice_deck(const circuit::Circuit& c, const RelaxOption
 
 std::string SpiceBackend::name() const { return "spice"; }
 
+std::string SpiceBackend::version() const { return Engine::instance().version(); }
+
 RelaxSummary SpiceBackend::relax(const circuit::Circuit& c, const RelaxOptions& opt) {
   circuit::check_topology(c);
   const Plan plan = make_plan(c, opt);

@@ -12,6 +12,7 @@ namespace eqsim::backend::spice {
 class SpiceBackend : public Backend {
  public:
   std::string name() const override;
+  std::string version() const override;
   RelaxSummary relax(const circuit::Circuit& c, const RelaxOptions& opt) override;
 };
 
