@@ -3,10 +3,13 @@
 // uninterrupted one, and outputs have the documented shapes.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
+#include "cli/mismatch_study.hpp"
 #include "cli_runner.hpp"
+#include "data/error.hpp"
 #include "data/npy.hpp"
 
 using namespace eqsim;
@@ -201,4 +204,33 @@ TEST_CASE("a failing stage of eqsim run leaves a report naming the stage and why
   std::ifstream js(dir + "/summary.json");
   const std::string summary((std::istreambuf_iterator<char>(js)), std::istreambuf_iterator<char>());
   CHECK(summary.find("\"failed\"") != std::string::npos);
+}
+
+TEST_CASE("the mismatch table round-trips, and the 10 % drop sigma interpolates the noiseless chip means") {
+  std::vector<cli::MismatchRow> rows;
+  auto add = [&](double sigma, int seed, bool noise, double deploy, double insitu) {
+    cli::MismatchRow r;
+    r.sigma = sigma, r.seed = seed, r.noise = noise;
+    r.deploy.frechet_distance = deploy, r.insitu.frechet_distance = insitu;
+    r.deploy.classes_covered = 10, r.gradient_cosine = 0.5, r.settle_time_max_s = 2e-6;
+    rows.push_back(r);
+  };
+  add(0, 0, false, 2.0, 2.0), add(0, 1, false, 2.0, 2.0);
+  add(0.02, 0, false, 2.1, 2.0), add(0.02, 1, false, 2.1, 2.0);
+  add(0.05, 0, false, 2.3, 2.1), add(0.05, 1, false, 2.5, 2.1);
+  add(0.05, 0, true, 9.0, 9.0);  // noisy chips do not count
+  // deploy: limit 2.2 crosses between 2.1 (2 %) and the mean 2.4 (5 %): 2 % + 3 % / 3
+  CHECK(cli::quality_drop_sigma(rows, false) == doctest::Approx(0.03));
+  CHECK(std::isnan(cli::quality_drop_sigma(rows, true)));
+  const std::string path = testing::fresh_dir("mismatch_csv") + "/m.csv";
+  std::ofstream(path) << cli::mismatch_csv(rows);
+  const auto back = cli::read_mismatch_csv(path);
+  REQUIRE(back.size() == rows.size());
+  CHECK(back[4].deploy.frechet_distance == doctest::Approx(2.3));
+  CHECK(back[6].noise);
+  CHECK(back[1].deploy.classes_covered == 10);
+  CHECK(back[2].settle_time_max_s == doctest::Approx(2e-6));
+  CHECK(cli::mismatch_csv(back) == cli::mismatch_csv(rows));
+  std::ofstream(path) << "not,a,table\n";
+  CHECK_THROWS_AS(cli::read_mismatch_csv(path), eqsim::InputError);
 }

@@ -78,25 +78,6 @@ struct SmallStep {
   energy::LedgerOptions lopt{64, energy::Readout::units, 30, 20};
 };
 
-// A small diffusion network as the diffusion config's (intra-module couplings, a
-// bilinear skip, a decoder bias table of three levels whose columns differ by O(1)).
-model::Network small_diffusion_network() {
-  model::NetworkSpec spec;
-  spec.modules = {{"x", 6, model::Activation::identity, 0}, {"d", 7, model::Activation::tanh, 3}};
-  spec.couplings = {{"x_d", 0, 1, model::CouplingKind::bilinear, 2},
-                    {"d_d", 1, 1, model::CouplingKind::dense, 0},
-                    {"x_x", 0, 0, model::CouplingKind::dense, 0}};
-  spec.spring_lambda = 1;
-  spec.alpha = 1;
-  model::Network net(spec);
-  net.init_xavier(0.8, 11);
-  std::mt19937 rng(2);
-  std::uniform_real_distribution<double> uniform(-1.5, 1.5);
-  auto& table = net.params()[net.table_index(1)];
-  for (Eigen::Index k = 0; k < table.size(); ++k) table.data()[k] = uniform(rng);
-  return net;
-}
-
 }  // namespace
 
 TEST_CASE("charging C to V through R from a supply draws C V^2: half stored, half dissipated (ode and spice)") {
@@ -206,7 +187,7 @@ TEST_CASE("spice on request: the same settling times, currents and ledger as ode
 
 TEST_CASE("ledger of a diffusion network: each sample's circuit carries its noise level's bias-table column") {
   SmallStep st;
-  st.net = small_diffusion_network();
+  st.net = testing::small_diffusion_network();
   auto batch = random_batch(6, 3, 5);
   batch.levels = {0, 2, 1};
   st.in = energy::flow_step_inputs(st.net, batch, 0.05, learn::Estimator::symmetric);

@@ -76,24 +76,6 @@ const std::string& small_model_dir() {
   return dir;
 }
 
-// A small diffusion network as the diffusion config's (identity encoder x with an
-// intra-module coupling, tanh decoder d with one, a bilinear skip) with a bias table of
-// three levels whose columns differ by O(1), so a wrong level changes the samples.
-model::Network small_diffusion_network() {
-  model::NetworkSpec spec;
-  spec.modules = {{"x", 6, model::Activation::identity, 0}, {"d", 7, model::Activation::tanh, 3}};
-  spec.couplings = {{"x_d", 0, 1, model::CouplingKind::bilinear, 2},
-                    {"d_d", 1, 1, model::CouplingKind::dense, 0},
-                    {"x_x", 0, 0, model::CouplingKind::dense, 0}};
-  spec.spring_lambda = 1;
-  spec.alpha = 1;
-  model::Network net(spec);
-  net.init_xavier(0.8, 11);
-  std::srand(2);
-  net.params()[net.table_index(1)].setRandom();
-  net.params()[net.table_index(1)] *= 1.5;
-  return net;
-}
 
 learn::AnnealedLangevinOptions small_schedule(int steps_per_level) {
   return {learn::geometric_sigmas(1.0, 0.1, 3), steps_per_level, 2e-3, {model::RelaxMethod::euler, 100, 0.1, 0}};
@@ -249,7 +231,7 @@ TEST_CASE("eqsim relax on a circuit that never settles: exit 1 with a plain mess
 }
 
 TEST_CASE("diffusion: the ideal ode circuit's annealed-Langevin samples are the ideal sampler's, level by level") {
-  const auto net = small_diffusion_network();
+  const auto net = testing::small_diffusion_network();
   const auto schedule = small_schedule(4);
   const auto opt = small_run(8, 1);
   const Eigen::MatrixXd ideal = ideal_diffusion_samples(net, opt, schedule);
@@ -272,7 +254,7 @@ TEST_CASE("diffusion: the ideal ode circuit's annealed-Langevin samples are the 
 }
 
 TEST_CASE("diffusion: mismatch and start seeds reproduce, and spice agrees with ode") {
-  const auto net = small_diffusion_network();
+  const auto net = testing::small_diffusion_network();
   const auto schedule = small_schedule(1);
   auto opt = small_run(2, 1);
   cli::CircuitVelocityOptions c;
@@ -298,7 +280,7 @@ TEST_CASE("diffusion: mismatch and start seeds reproduce, and spice agrees with 
 TEST_CASE("eqsim sample --backend ode on a diffusion model folder: annealed Langevin through the circuit") {
   const std::string dir = testing::fresh_dir("sample_circuit_diffusion");
   const auto schedule = small_schedule(2);
-  config::save_model_dir(dir + "/model", small_diffusion_network(), "test diffusion network", &schedule);
+  config::save_model_dir(dir + "/model", testing::small_diffusion_network(), "test diffusion network", &schedule);
   const auto r = run_eqsim("sample " + dir + "/model --n 3 --out " + dir + "/s.npy --backend ode --device-model " +
                            kDeviceModel + " --mismatch-seed 4");
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);

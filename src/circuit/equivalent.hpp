@@ -49,8 +49,6 @@ class EquivalentCircuit {
   // Per module, per node: the reading-noise variance (model units^2) at temperature T.
   std::vector<Eigen::VectorXd> reading_variance(const model::Clamp& clamp, double temperature) const;
 
-  const DeviceFactors& factors() const { return f_; }
-
  private:
   const model::Network& net_;
   DeviceFactors f_;
