@@ -175,7 +175,7 @@ void mismatch_stage(const std::string& dir, const config::RunConfig& cfg, report
   if (fs::exists(csv)) {
     rep.mismatch = read_mismatch_csv(csv);
   } else {
-    rep.mismatch = mismatch_study(cfg, dir + "/ep/model");
+    rep.mismatch = mismatch_study(cfg, dir + "/ep/model", dir + "/samples");
     data::write_text_atomic(csv, mismatch_csv(rep.mismatch));
   }
   rep.drop_sigma_deploy = quality_drop_sigma(rep.mismatch, false);
@@ -193,6 +193,15 @@ void mismatch_stage(const std::string& dir, const config::RunConfig& cfg, report
       ms.settle_tol);
   rep.mismatch_figures.push_back(figure("Fidelity vs mismatch", "mismatch.png",
                                         report::plot_mismatch(rep.mismatch, dir + "/figures/mismatch.png")));
+  for (double sigma : ms.sigmas)
+    for (bool insitu : {false, true}) {
+      const std::string npy = mismatch_samples_path(dir + "/samples", sigma, insitu);
+      if (!fs::exists(npy)) continue;
+      const std::string title = fmt::format("Samples on chip 0 at sigma {:.0f} %, {}", 100 * sigma, insitu ? "in situ" : "deployed");
+      const std::string file = fs::path(npy).stem().string() + ".png";
+      rep.mismatch_figures.push_back(figure(title, file,
+                                            report::plot_digit_grid(data::read_npy(npy).transpose(), 4, 12, title, dir + "/figures/" + file)));
+    }
 }
 
 void energy_stage(const std::string& dir, const config::RunConfig& cfg, report::RunReport& rep) {

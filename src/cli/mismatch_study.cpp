@@ -17,6 +17,7 @@
 #include "config/model_dir.hpp"
 #include "data/digits.hpp"
 #include "data/error.hpp"
+#include "data/npy.hpp"
 #include "learn/trainer.hpp"
 
 namespace eqsim::cli {
@@ -57,14 +58,17 @@ struct Chip {
     return g;
   }
 
-  metrics::Quality sample_quality(const model::Network& net, const model::Relaxer& r, int n) const {
+  // Quality of n samples generated on the chip; writes them (N x 64) to save_path unless empty.
+  metrics::Quality sample_quality(const model::Network& net, const model::Relaxer& r, int n,
+                                  const std::string& save_path) const {
     learn::SampleOptions so = cfg.sample;
     so.n = n;
     so.readout = learn::Readout::spring;
     so.relaxer = r;
     so.relax = with_noise(so.relax, temperature);
-    return metrics::evaluate_samples(learn::generate(learn::energy_velocity(net, so), net.size(net.spec().visible), so),
-                                     clf, digits);
+    const Eigen::MatrixXd x = learn::generate(learn::energy_velocity(net, so), net.size(net.spec().visible), so);
+    if (!save_path.empty()) data::write_npy(save_path, x.transpose());
+    return metrics::evaluate_samples(x, clf, digits);
   }
 
   // In-situ EP from the ideal weights on the chip; returns the trained copy.
@@ -92,7 +96,8 @@ double median(Eigen::RowVectorXd v) {
   return v(v.size() / 2);
 }
 
-MismatchRow measure_chip(const Chip& c, const circuit::DeviceModel& dm, double sigma, int seed) {
+MismatchRow measure_chip(const Chip& c, const circuit::DeviceModel& dm, double sigma, int seed,
+                         const std::string& samples_dir) {
   const auto& ms = c.cfg.mismatch;
   MismatchRow row{sigma, seed, c.temperature > 0, {}, {}, 0, 0, 0, 0};
   const circuit::DeviceFactors f = chip(c.ideal, dm, sigma, seed);
@@ -122,20 +127,28 @@ MismatchRow measure_chip(const Chip& c, const circuit::DeviceModel& dm, double s
   row.settle_time_median_s = median(settle) * circuit::tau_s(dm);
   row.settle_time_max_s = settle.maxCoeff() * circuit::tau_s(dm);
 
-  row.deploy = c.sample_quality(c.ideal, r, ms.samples);
+  // The first noiseless chip of each sigma keeps its samples (the report's grids).
+  const bool keep = seed == 0 && c.temperature == 0;
+  row.deploy = c.sample_quality(c.ideal, r, ms.samples, keep ? mismatch_samples_path(samples_dir, sigma, false) : "");
   if (ms.insitu_steps == 0) {
     row.insitu = row.deploy;
     return row;
   }
   const model::Network trained = c.train_in_situ(f, dm, ms.insitu_steps);
   const circuit::EquivalentCircuit eq_trained(trained, f, dm.noise_gamma);
-  row.insitu = c.sample_quality(trained, relaxer_of(eq_trained), ms.samples);
+  row.insitu = c.sample_quality(trained, relaxer_of(eq_trained), ms.samples,
+                                keep ? mismatch_samples_path(samples_dir, sigma, true) : "");
   return row;
 }
 
 }  // namespace
 
-std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std::string& model_dir) {
+std::string mismatch_samples_path(const std::string& samples_dir, double sigma, bool insitu) {
+  return fmt::format("{}/mismatch_sigma{:.3f}_{}.npy", samples_dir, sigma, insitu ? "insitu" : "deploy");
+}
+
+std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std::string& model_dir,
+                                        const std::string& samples_dir) {
   const auto& ms = cfg.mismatch;
   const auto dm = config::load_device_model(resolve_project_path(ms.device_model));
   const model::Network ideal = config::load_model_dir(model_dir);
@@ -147,7 +160,7 @@ std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std:
     for (double sigma : ms.sigmas)
       for (int seed = 0; seed < ms.seeds; ++seed) {
         const Chip c{cfg, digits, clf, ideal, noise ? circuit::model_temperature(dm, ms.temperature_K) : 0.0};
-        rows.push_back(measure_chip(c, dm, sigma, seed));
+        rows.push_back(measure_chip(c, dm, sigma, seed, samples_dir));
         const auto& r = rows.back();
         progress.update(static_cast<long>(rows.size()),
                         fmt::format("sigma {:.3f} seed {} noise {}: Frechet deploy {:.3f} in situ {:.3f}, cosine {:.3f}",

@@ -19,8 +19,11 @@ namespace eqsim::cli {
 
 using report::MismatchRow;
 
-// Runs the study on the EP model in model_dir; progress on stderr.
-std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std::string& model_dir);
+// Runs the study on the EP model in model_dir; progress on stderr. The samples of the
+// first noiseless chip of each sigma go to mismatch_samples_path(samples_dir, ...).
+std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std::string& model_dir,
+                                        const std::string& samples_dir);
+std::string mismatch_samples_path(const std::string& samples_dir, double sigma, bool insitu);
 
 // One row per chip: sigma,seed,noise,deploy_*,insitu_*,gradient_cosine,equilibrium_rms,settle_time_*_s.
 std::string mismatch_csv(const std::vector<MismatchRow>& rows);
