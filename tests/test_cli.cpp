@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "cli/mismatch_study.hpp"
+#include "config/model_dir.hpp"
 #include "cli_runner.hpp"
 #include "data/error.hpp"
 #include "data/npy.hpp"
@@ -233,4 +234,18 @@ TEST_CASE("the mismatch table round-trips, and the 10 % drop sigma interpolates 
   CHECK(cli::mismatch_csv(back) == cli::mismatch_csv(rows));
   std::ofstream(path) << "not,a,table\n";
   CHECK_THROWS_AS(cli::read_mismatch_csv(path), eqsim::InputError);
+}
+
+TEST_CASE("a model folder whose replacement was killed between its two renames is put back") {
+  const std::string d = testing::fresh_dir("recover") + "/model";
+  model::Network net(model::floweqprop_spec());
+  net.init_xavier(0.5, 3);
+  config::save_model_dir(d, net, "first");
+  config::save_model_dir(d, net, "second");  // replaces it: no .old or .tmp left behind
+  CHECK_FALSE(std::filesystem::exists(d + ".old"));
+  CHECK_FALSE(std::filesystem::exists(d + ".tmp"));
+  std::filesystem::rename(d, d + ".old");  // the state after a kill between the renames
+  config::recover_interrupted_write(d);
+  CHECK(config::load_model_dir(d).w(0) == net.w(0));
+  CHECK_FALSE(std::filesystem::exists(d + ".old"));
 }

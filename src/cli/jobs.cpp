@@ -96,6 +96,8 @@ TrainSummary train_job(const config::RunConfig& cfg, const std::string& dir, Tra
   }
 
   TrainSummary sum;
+  config::recover_interrupted_write(ck_dir);
+  config::recover_interrupted_write(dir + "/model");
   if (resume && fs::exists(ck_dir)) {
     config::Checkpoint ck{0, names, learner->params(), {}};
     config::load_checkpoint(ck_dir, ck);

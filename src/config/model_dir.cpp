@@ -39,9 +39,14 @@ void write_dir(const std::string& dir, const std::string& header, const std::vec
   std::istringstream lines(arrays_yaml(names, params));
   for (std::string line; std::getline(lines, line);) yaml += "  " + line + "\n";
   data::write_text_atomic((tmp / "model.yaml").string(), yaml);
-  fs::remove_all(dir, ec);
-  fs::rename(tmp, dir, ec);
+  // Two renames, so that a kill at any moment leaves dir whole (old or new) or, between
+  // them, the old one whole at dir.old (recover_interrupted_write puts it back).
+  const fs::path old = dir + ".old";
+  fs::remove_all(old, ec);
+  if (fs::exists(dir)) fs::rename(dir, old, ec);
+  if (!ec) fs::rename(tmp, dir, ec);
   if (ec) throw InputError(dir, "", "cannot move model folder into place: " + ec.message());
+  fs::remove_all(old, ec);
 }
 
 // Loads each expected array, checking the listing, shape and finiteness.
@@ -150,6 +155,15 @@ learn::Mlp load_mlp_dir(const std::string& dir) {
 }  // namespace eqsim::config
 
 namespace eqsim::config {
+
+void recover_interrupted_write(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir + "/model.yaml") && fs::exists(dir + ".old/model.yaml")) {
+    fs::remove_all(dir, ec);
+    fs::rename(dir + ".old", dir, ec);
+    if (ec) throw InputError(dir, "", "cannot restore the previous folder from " + dir + ".old: " + ec.message());
+  }
+}
 
 void save_checkpoint(const std::string& dir, const Checkpoint& ck) {
   std::vector<std::string> names;

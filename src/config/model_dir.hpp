@@ -50,4 +50,8 @@ void save_checkpoint(const std::string& dir, const Checkpoint& ck);
 // Throws InputError on a mismatched or damaged checkpoint.
 void load_checkpoint(const std::string& dir, Checkpoint& ck);
 
+// Model folders and checkpoints are replaced by two renames (dir -> dir.old, new -> dir);
+// after a kill between them this puts dir.old back. A no-op otherwise.
+void recover_interrupted_write(const std::string& dir);
+
 }  // namespace eqsim::config
