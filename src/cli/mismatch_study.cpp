@@ -77,8 +77,7 @@ struct Chip {
     const circuit::EquivalentCircuit eq(net, f, dm.noise_gamma);
     learn::EnergyLearner learner(net, gradient_options(relaxer_of(eq)), cfg.train.adam);
     learn::TrainOptions topt = cfg.train;
-    topt.steps = steps;
-    topt.seed = cfg.train.seed + 7919;  // batches the ideal training did not see in this order
+    topt.steps = steps;  // the config's batch stream from its first step: the data the chip would see again
     learn::train(learner, batch_source(cfg, digits.images), topt, 0, {});
     return net;
   }
