@@ -198,18 +198,24 @@ TEST_CASE("eqsim sample --backend: bad combinations are exit 2 naming the flag")
   CHECK(r.output.find("--readout") != std::string::npos);
 }
 
-TEST_CASE("eqsim sample --backend ode writes the samples and a JSON record of the relaxations") {
-  const std::string dir = testing::fresh_dir("sample_circuit_cli");
-  const auto r = run_eqsim("sample " + small_model_dir() + " --n 3 --t-end 0.02 --out " + dir +
-                           "/s.npy --backend ode --device-model " + kDeviceModel + " --mismatch-seed 4");
-  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
-  CHECK(r.output.find("0 of 6 relaxations did not settle") != std::string::npos);
+// The 3 x 6 samples in DIR/s.npy and their record DIR/s.npy.json (status ok), returned.
+nlohmann::json checked_sample_outputs(const std::string& dir) {
   const auto x = data::read_npy(dir + "/s.npy");
   CHECK(x.rows() == 3);
   CHECK(x.cols() == 6);
   std::ifstream in(dir + "/s.npy.json");
   const auto j = nlohmann::json::parse(in);
   CHECK(j["status"] == "ok");
+  return j;
+}
+
+TEST_CASE("eqsim sample --backend ode writes the samples and a JSON record of the relaxations") {
+  const std::string dir = testing::fresh_dir("sample_circuit_cli");
+  const auto r = run_eqsim("sample " + small_model_dir() + " --n 3 --t-end 0.02 --out " + dir +
+                           "/s.npy --backend ode --device-model " + kDeviceModel + " --mismatch-seed 4");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(r.output.find("0 of 6 relaxations did not settle") != std::string::npos);
+  const auto j = checked_sample_outputs(dir);
   CHECK(j["backend"] == "ode");
   CHECK(j["device_model"]["name"] == "generic-65nm");
   CHECK(j["mismatch_seed"] == 4);
@@ -285,12 +291,7 @@ TEST_CASE("eqsim sample --backend ode on a diffusion model folder: annealed Lang
                            kDeviceModel + " --mismatch-seed 4");
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   CHECK(r.output.find("0 of 21 relaxations did not settle") != std::string::npos);
-  const auto x = data::read_npy(dir + "/s.npy");
-  CHECK(x.rows() == 3);
-  CHECK(x.cols() == 6);
-  std::ifstream in(dir + "/s.npy.json");
-  const auto j = nlohmann::json::parse(in);
-  CHECK(j["status"] == "ok");
+  const auto j = checked_sample_outputs(dir);
   CHECK(j["sampler"]["kind"] == "annealed_langevin");
   CHECK(j["sampler"]["sigmas"].size() == 3);
   CHECK(j["settle"]["per_step"]["not_settled"].size() == 7);
