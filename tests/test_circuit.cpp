@@ -249,7 +249,9 @@ struct MismatchedCase {
     opt.mismatch_seed = 7;
     opt.nudge_g = nudge_g;
     opt.nudge_target = Eigen::VectorXd::LinSpaced(6, 0.7, -0.6);
-    c = circuit::build_circuit(net, dm, opt, &factors);
+    auto nl = circuit::netlist_network(net, dm, opt);
+    c = std::move(nl.circuit);
+    factors = circuit::draw_factors(net, dm, *opt.mismatch_seed);  // the chip model's draws, from the seed alone
     clamp.spring_target = opt.spring_target;
     clamp.spring_g = net.spec().spring_lambda * net.spec().leak;
     clamp.nudge_g = nudge_g;

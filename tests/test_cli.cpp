@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cli/mismatch_study.hpp"
+#include "study/mismatch.hpp"
 #include "config/model_dir.hpp"
 #include "cli_runner.hpp"
 #include "data/error.hpp"
@@ -208,9 +208,9 @@ TEST_CASE("a failing stage of eqsim run leaves a report naming the stage and why
 }
 
 TEST_CASE("the mismatch table round-trips, and the 10 % drop sigma interpolates the noiseless chip means") {
-  std::vector<cli::MismatchRow> rows;
+  std::vector<study::MismatchRow> rows;
   auto add = [&](double sigma, int seed, bool noise, double deploy, double insitu) {
-    cli::MismatchRow r;
+    study::MismatchRow r;
     r.sigma = sigma, r.seed = seed, r.noise = noise;
     r.deploy.frechet_distance = deploy, r.insitu.frechet_distance = insitu;
     r.deploy.classes_covered = 10, r.gradient_cosine = 0.5, r.settle_time_max_s = 2e-6;
@@ -221,19 +221,19 @@ TEST_CASE("the mismatch table round-trips, and the 10 % drop sigma interpolates 
   add(0.05, 0, false, 2.3, 2.1), add(0.05, 1, false, 2.5, 2.1);
   add(0.05, 0, true, 9.0, 9.0);  // noisy chips do not count
   // deploy: limit 2.2 crosses between 2.1 (2 %) and the mean 2.4 (5 %): 2 % + 3 % / 3
-  CHECK(cli::quality_drop_sigma(rows, false) == doctest::Approx(0.03));
-  CHECK(std::isnan(cli::quality_drop_sigma(rows, true)));
+  CHECK(study::quality_drop_sigma(rows, false) == doctest::Approx(0.03));
+  CHECK(std::isnan(study::quality_drop_sigma(rows, true)));
   const std::string path = testing::fresh_dir("mismatch_csv") + "/m.csv";
-  std::ofstream(path) << cli::mismatch_csv(rows);
-  const auto back = cli::read_mismatch_csv(path);
+  std::ofstream(path) << study::mismatch_csv(rows);
+  const auto back = study::read_mismatch_csv(path);
   REQUIRE(back.size() == rows.size());
   CHECK(back[4].deploy.frechet_distance == doctest::Approx(2.3));
   CHECK(back[6].noise);
   CHECK(back[1].deploy.classes_covered == 10);
   CHECK(back[2].settle_time_max_s == doctest::Approx(2e-6));
-  CHECK(cli::mismatch_csv(back) == cli::mismatch_csv(rows));
+  CHECK(study::mismatch_csv(back) == study::mismatch_csv(rows));
   std::ofstream(path) << "not,a,table\n";
-  CHECK_THROWS_AS(cli::read_mismatch_csv(path), eqsim::InputError);
+  CHECK_THROWS_AS(study::read_mismatch_csv(path), eqsim::InputError);
 }
 
 TEST_CASE("a model folder whose replacement was killed between its two renames is put back") {

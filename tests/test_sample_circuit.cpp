@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "circuit/netlister.hpp"
-#include "cli/circuit_velocity.hpp"
+#include "study/circuit_velocity.hpp"
 #include "cli_runner.hpp"
 #include "config/device_model_yaml.hpp"
 #include "config/model_dir.hpp"
@@ -38,14 +38,14 @@ Eigen::MatrixXd ideal_samples(const model::Network& net, const learn::SampleOpti
 
 struct CircuitRun {
   Eigen::MatrixXd x;
-  cli::SettleStats stats;
+  study::SettleStats stats;
   double wall_s = 0;
 };
 
-CircuitRun circuit_samples(const model::Network& net, const learn::SampleOptions& opt, cli::CircuitVelocityOptions c) {
+CircuitRun circuit_samples(const model::Network& net, const learn::SampleOptions& opt, study::CircuitVelocityOptions c) {
   c.device_model = config::load_device_model(kDeviceModel);
   const auto t0 = std::chrono::steady_clock::now();
-  cli::CircuitVelocity cv(net, c);
+  study::CircuitVelocity cv(net, c);
   CircuitRun r{learn::generate(cv.field(), net.size(net.spec().visible), opt), cv.stats()};
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
@@ -89,10 +89,10 @@ Eigen::MatrixXd ideal_diffusion_samples(const model::Network& net, const learn::
 }
 
 CircuitRun circuit_diffusion_samples(const model::Network& net, const learn::SampleOptions& opt,
-                                     const learn::AnnealedLangevinOptions& schedule, cli::CircuitVelocityOptions c) {
+                                     const learn::AnnealedLangevinOptions& schedule, study::CircuitVelocityOptions c) {
   c.device_model = config::load_device_model(kDeviceModel);
   const auto t0 = std::chrono::steady_clock::now();
-  cli::CircuitVelocity cv(net, c);
+  study::CircuitVelocity cv(net, c);
   const auto score = learn::spring_score(cv.level_field(), schedule.sigmas);
   CircuitRun r{learn::generate_annealed(score, net.size(net.spec().visible), opt, schedule), cv.stats()};
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -121,7 +121,7 @@ TEST_CASE("ode circuit in the loop, ideal circuit: the ideal sampler's samples (
 TEST_CASE("a window too short to settle: counted per step, and sampling goes on") {
   const auto net = small_network();
   const auto opt = small_run(2, 0.02);
-  cli::CircuitVelocityOptions c;
+  study::CircuitVelocityOptions c;
   c.relax_time_s = 2 * 50e-9;  // 2 node time constants of generic-65nm
   const auto run = circuit_samples(net, opt, c);
   CHECK(run.stats.relaxations == 4);
@@ -134,7 +134,7 @@ TEST_CASE("mismatch changes the samples, reproducibly from its seed") {
   const auto net = small_network();
   const auto opt = small_run(8, 0.2);
   const Eigen::MatrixXd ideal = ideal_samples(net, opt);
-  cli::CircuitVelocityOptions c;
+  study::CircuitVelocityOptions c;
   c.mismatch_seed = 5;
   const auto a = circuit_samples(net, opt, c), b = circuit_samples(net, opt, c);
   c.mismatch_seed = 6;
@@ -150,7 +150,7 @@ TEST_CASE("mismatch changes the samples, reproducibly from its seed") {
 TEST_CASE("thermal noise changes the samples, reproducibly from the noise seed") {
   const auto net = small_network();
   const auto opt = small_run(4, 0.03);
-  cli::CircuitVelocityOptions c;
+  study::CircuitVelocityOptions c;
   c.relax_time_s = 20 * 50e-9;  // 20 node time constants of generic-65nm
   const auto quiet = circuit_samples(net, opt, c);
   c.temperature_K = 300;
@@ -168,7 +168,7 @@ TEST_CASE("thermal noise changes the samples, reproducibly from the noise seed")
 TEST_CASE("spice and ode circuits in the loop agree within 1e-3 v_unit") {
   const auto net = small_network();
   const auto opt = small_run(2, 0.03);
-  cli::CircuitVelocityOptions c;
+  study::CircuitVelocityOptions c;
   c.mismatch_seed = 9;
   const auto ode = circuit_samples(net, opt, c);
   c.backend = "spice";
@@ -191,7 +191,7 @@ TEST_CASE("eqsim sample --backend: bad combinations are exit 2 naming the flag")
   CHECK(r.output.find("--backend: unknown backend 'analog'") != std::string::npos);
   r = run_eqsim("sample " + model + " --n 2" + out + " --mismatch-seed 3");
   CHECK(r.exit_code == 2);
-  CHECK(r.output.find("--mismatch-seed: only with --backend ode or spice") != std::string::npos);
+  CHECK(r.output.find("--mismatch-seed: only with a circuit backend (ode | spice)") != std::string::npos);
   r = run_eqsim("sample " + model + " --n 2" + out + " --backend spice --device-model " + kDeviceModel +
                 " --readout energy_gradient");
   CHECK(r.exit_code == 2);
@@ -263,7 +263,7 @@ TEST_CASE("diffusion: mismatch and start seeds reproduce, and spice agrees with 
   const auto net = testing::small_diffusion_network();
   const auto schedule = small_schedule(1);
   auto opt = small_run(2, 1);
-  cli::CircuitVelocityOptions c;
+  study::CircuitVelocityOptions c;
   c.mismatch_seed = 5;
   const auto a = circuit_diffusion_samples(net, opt, schedule, c), b = circuit_diffusion_samples(net, opt, schedule, c);
   c.mismatch_seed = 6;

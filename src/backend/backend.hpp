@@ -3,6 +3,7 @@
 // in, a summary with a status out, a small factory by name. Simulation
 // outcomes are statuses; exceptions are for bad input only (InputError).
 #include <Eigen/Core>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,19 +46,54 @@ struct RelaxSummary {
   double supply_current_final_A = 0, supply_current_mean_A = 0, supply_energy_J = 0;
 };
 
+// A batch of relaxations of one circuit: column j holds the listed voltage sources
+// at source_V.col(j) and starts every node from start_V.col(j).
+struct BatchRequest {
+  std::vector<size_t> sources;  // indices into Circuit::elements of voltage sources to ground
+  Eigen::MatrixXd source_V;     // sources.size() x B
+  Eigen::MatrixXd start_V;      // circuit::node_names(c).size() x B; empty: the circuit's initial conditions
+};
+
+struct BatchSummary {
+  std::vector<std::string> nodes;  // circuit::node_names(c): the row order of final_V and start_V
+  Eigen::MatrixXd final_V;         // nodes x B; warm-start the next batch from it
+  std::vector<RelaxSummary> runs;  // per column: status, settle time, supply (final_V in the backend's order)
+};
+
+// Relaxes batches of one prepared circuit (made by Backend::batch_relaxer).
+class BatchRelaxer {
+ public:
+  virtual ~BatchRelaxer() = default;
+  // on_relaxed(n) after every n relaxations done. Throws InputError for a request
+  // of the wrong shape or a source that is not a grounded voltage source.
+  virtual BatchSummary relax(const BatchRequest& req, const RelaxOptions& opt,
+                             const std::function<void(long)>& on_relaxed = {}) = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
-  // "ode" or "spice".
+  // The registry's name (backend/registry.hpp).
   virtual std::string name() const = 0;
   // The engine and its version, e.g. "Boost.Odeint 1.83", "ngspice-39".
   virtual std::string version() const = 0;
+  // True when a batch relaxes as one (cheap per relaxation); false when each
+  // relaxation is a run of its own.
+  virtual bool batched() const = 0;
   // Relaxes c from its initial conditions. Throws InputError for a circuit the
   // backend cannot take (naming file and line); everything else is a status.
   virtual RelaxSummary relax(const circuit::Circuit& c, const RelaxOptions& opt) = 0;
+  // Prepares c for batches of relaxations (sources and start voltages per column).
+  // The default relaxes column after column through relax(), each column's noise
+  // stream drawn from opt.seed and the column index; *this must outlive the result.
+  virtual std::unique_ptr<BatchRelaxer> batch_relaxer(const circuit::Circuit& c);
 };
 
-// "ode" or "spice"; throws InputError for another name.
-std::unique_ptr<Backend> make_backend(const std::string& name);
+// InputError unless req fits c (nodes: circuit::node_names(c)).
+void check_batch_request(const circuit::Circuit& c, const std::vector<std::string>& nodes, const BatchRequest& req);
+
+// A well-mixed stream number for (seed, index) (splitmix64 finaliser): per-column
+// noise streams of a batch.
+unsigned long long sub_seed(unsigned long long seed, unsigned long long index);
 
 }  // namespace eqsim::backend

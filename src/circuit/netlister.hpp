@@ -31,16 +31,24 @@ struct NetlistOptions {
   int condition_level = -1;        // column of the bias tables added to the bias currents (needed iff the net has tables)
 };
 
-// What the netlister drew for every device of a dense inter-module network, by model
-// index, so that a model-level relaxation can reproduce the mismatched circuit
-// (circuit/equivalent.hpp). Factors multiply the ideal values; offsets are in model
-// units (V / v_unit_V). Bilinear and intra-module couplings keep the ideal entries.
+// What was drawn for every device of a network's circuit, by model index. Factors
+// multiply the ideal values; offsets are in model units (V / v_unit_V). One function
+// draws them (draw_factors) and the netlister builds from them, so the chip model
+// (circuit/equivalent.hpp) and the netlist of a seed are the same chip.
 struct DeviceFactors {
   struct Module {
     Eigen::VectorXd cap, leak;  // capacitor, leak conductance
   };
-  struct Coupling {  // into p from q (n_p x n_q) and into q from p (n_q x n_p)
+  struct Coupling {
+    // Dense: into p from q (n_p x n_q) and into q from p (n_q x n_p). Intra-module
+    // (p == q): into_p only, one device per ordered pair i != j (diagonal unused).
     Eigen::MatrixXd gain_into_p, offset_into_p, gain_into_q, offset_into_q;
+    // Bilinear U V^T of rank r: projection nodes pu_k (holding U^T a_p) and pv_k (V^T a_q),
+    // their capacitor and leak; transconductors into pu_k from p_i (n_p x r), from pu_k
+    // into q_j (n_q x r), into pv_k from q_j (n_q x r), from pv_k into p_i (n_p x r).
+    Eigen::VectorXd cap_pu, leak_pu, cap_pv, leak_pv;
+    Eigen::MatrixXd gain_to_pu, offset_to_pu, gain_pu_to_q, offset_pu_to_q;
+    Eigen::MatrixXd gain_to_pv, offset_to_pv, gain_pv_to_p, offset_pv_to_p;
   };
   std::vector<Module> modules;
   std::vector<Coupling> couplings;
@@ -50,10 +58,34 @@ struct DeviceFactors {
 // All ones, zero offsets: the ideal circuit.
 DeviceFactors ideal_factors(const model::Network& net);
 
-// The circuit of net under dm; fills *factors when given. Throws InputError for
-// options of the wrong size.
-Circuit build_circuit(const model::Network& net, const DeviceModel& dm, const NetlistOptions& opt,
-                      DeviceFactors* factors = nullptr);
+// Every device's draw for mismatch seed `seed` under dm (MismatchSampler), in the
+// netlister's device order: unit nodes module by module, then couplings in order
+// (bilinear: projection nodes, then their transconductors; dense: per (i, j) both
+// directions), then per visible unit its spring and nudge. Every device is drawn
+// whatever the weights, so a seed is one chip.
+DeviceFactors draw_factors(const model::Network& net, const DeviceModel& dm, unsigned long long seed);
+
+// What each element of a netlisted circuit is for (indices into Circuit::elements),
+// so that no caller finds elements by their names.
+struct CircuitMap {
+  std::vector<std::vector<std::string>> unit_nodes;  // per module, per unit
+  std::vector<size_t> spring_sources, spring_resistors;  // per visible unit (empty without a spring)
+  std::vector<size_t> nudge_sources, nudge_elements;     // per visible unit (empty without a nudge)
+  size_t supply = 0;                                     // the VDD source
+};
+
+struct Netlist {
+  Circuit circuit;
+  CircuitMap map;
+  DeviceFactors factors;  // the draws the circuit was built from
+};
+
+// The circuit of net under dm with its element map and device draws. Throws
+// InputError for options of the wrong size.
+Netlist netlist_network(const model::Network& net, const DeviceModel& dm, const NetlistOptions& opt);
+
+// netlist_network(...).circuit.
+Circuit build_circuit(const model::Network& net, const DeviceModel& dm, const NetlistOptions& opt);
 
 // Node name of unit i of module m: "<module>_<i>" (lower-case).
 std::string unit_node(const model::Network& net, int m, int i);

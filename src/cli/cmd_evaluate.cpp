@@ -1,7 +1,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.hpp"
-#include "cli/jobs.hpp"
+#include "study/jobs.hpp"
 #include "data/npy.hpp"
 
 namespace eqsim::cli {
@@ -13,7 +13,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->callback([files] {
     std::vector<std::pair<std::string, Eigen::MatrixXd>> sets;
     for (const auto& f : *files) sets.emplace_back(f, data::read_npy(f).transpose());
-    fmt::print("{}", quality_table(evaluate_job(sets, "")));
+    fmt::print("{}", study::quality_table(study::evaluate_job(sets, "")));
   });
 }
 

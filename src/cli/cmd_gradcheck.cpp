@@ -2,7 +2,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.hpp"
-#include "cli/jobs.hpp"
+#include "study/jobs.hpp"
 #include "config/model_dir.hpp"
 #include "data/error.hpp"
 #include "data/npy.hpp"
@@ -27,7 +27,7 @@ void add_gradcheck_command(CLI::App& app) {
     if (is_model && !config::load_diffusion_schedule(args->input).sigmas.empty() && cfg.task != config::Task::diffusion)
       throw InputError(args->input, "--config", "a diffusion model: pass its config (task: diffusion), e.g. "
                                                 "configs/diffusion_bilinear_digits.yaml");
-    const auto rows = gradcheck_job(cfg, is_model ? args->input : "");
+    const auto rows = study::gradcheck_job(cfg, is_model ? args->input : "");
     data::write_text_atomic(args->out, learn::gradcheck_csv(rows));
     fmt::print("wrote {} rows to {}\n", rows.size(), args->out);
     for (auto e : {learn::Estimator::symmetric, learn::Estimator::one_sided})

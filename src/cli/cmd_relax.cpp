@@ -1,13 +1,13 @@
-// eqsim relax F.cir --backend ode|spice --out R.json: relaxes any netlist in the
+// eqsim relax F.cir --backend NAME --out R.json: relaxes any netlist in the
 // supported subset and writes status, settling, supply figures and per-node
 // voltages as JSON. Exit 2 for a bad netlist, 1 when the circuit did not settle.
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "backend/backend.hpp"
+#include "backend/registry.hpp"
 #include "circuit/netlist.hpp"
 #include "cli/commands.hpp"
-#include "cli/outcome.hpp"
+#include "study/outcome.hpp"
 #include "data/npy.hpp"
 
 namespace eqsim::cli {
@@ -67,7 +67,7 @@ void run_relax(const RelaxArgs& a) {
   const auto s = backend->relax(circuit, opt);
   data::write_text_atomic(a.out, summary_json(a, s).dump(2) + "\n");
   if (s.status != backend::Status::settled)
-    throw SimulationOutcome(a.netlist + ": " + backend::to_string(s.status) + ": " + s.message);
+    throw study::SimulationOutcome(a.netlist + ": " + backend::to_string(s.status) + ": " + s.message);
 }
 
 }  // namespace
@@ -76,7 +76,7 @@ void add_relax_command(CLI::App& app) {
   auto a = std::make_shared<RelaxArgs>();
   auto* cmd = app.add_subcommand("relax", "Relax a netlist (R, C, V, I, G, B-sources with tanh) on a backend");
   cmd->add_option("netlist", a->netlist, "ngspice netlist (.cir) in the supported subset")->required();
-  cmd->add_option("--backend", a->backend, "ode or spice")->capture_default_str();
+  cmd->add_option("--backend", a->backend, backend::backend_choices())->capture_default_str();
   cmd->add_option("--out", a->out, "result JSON")->required();
   cmd->add_option("--temperature-K", a->opt.temperature_K, "thermal noise temperature (0: no noise)")->capture_default_str();
   cmd->add_option("--t-stop-s", a->opt.t_stop_s, "stop time (0: the netlist's .tran)")->capture_default_str();

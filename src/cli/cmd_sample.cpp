@@ -1,4 +1,4 @@
-// eqsim sample MODEL_DIR --n N --out F.npy [--backend ideal|ode|spice --device-model DM ...]:
+// eqsim sample MODEL_DIR --n N --out F.npy [--backend ideal|CIRCUIT_BACKEND --device-model DM ...]:
 // generates digits; with ode or spice every velocity is read from a circuit
 // relaxation (circuit in the loop) and F.npy.json records the backend, device
 // model, seeds and settle statistics.
@@ -6,8 +6,9 @@
 
 #include <array>
 
+#include "backend/registry.hpp"
 #include "cli/commands.hpp"
-#include "cli/jobs.hpp"
+#include "study/jobs.hpp"
 #include "config/device_model_yaml.hpp"
 #include "data/error.hpp"
 #include "data/npy.hpp"
@@ -19,7 +20,7 @@ namespace {
 struct SampleArgs {
   std::string model_dir, out, readout = "spring", backend = "ideal", device_model;
   learn::SampleOptions opt;
-  CircuitVelocityOptions circuit;
+  study::CircuitVelocityOptions circuit;
   bool evaluate = false;
   std::string data_path;
 };
@@ -30,13 +31,12 @@ constexpr std::array<const char*, 6> circuit_flags{"--device-model", "--mismatch
 
 // Throws InputError naming the flag for a bad backend choice or combination.
 void check_backend_flags(const CLI::App& cmd, const SampleArgs& a) {
-  if (a.backend != "ideal" && a.backend != "ode" && a.backend != "spice")
-    throw InputError("command line", "--backend", "unknown backend '" + a.backend + "' (ideal, ode, spice)");
   if (a.backend == "ideal") {
     for (const char* flag : circuit_flags)
-      if (cmd.count(flag) > 0) throw InputError("command line", flag, "only with --backend ode or spice");
+      if (cmd.count(flag) > 0) throw InputError("command line", flag, "only with a circuit backend (" + backend::backend_choices() + ")");
     return;
   }
+  backend::make_backend(a.backend);  // InputError naming --backend for an unknown name
   if (a.device_model.empty()) throw InputError("command line", "--device-model", "required with --backend " + a.backend);
   if (cmd.count("--relax-steps") > 0)
     throw InputError("command line", "--relax-steps", "only with --backend ideal (circuits relax for --relax-time-s)");
@@ -58,19 +58,19 @@ void run_sample(const CLI::App& cmd, SampleArgs& a) {
   check_backend_flags(cmd, a);
   Eigen::MatrixXd x;
   if (a.backend == "ideal") {
-    x = sample_job(a.model_dir, a.opt);
+    x = study::sample_job(a.model_dir, a.opt);
   } else {
     a.circuit.backend = a.backend;
     a.circuit.device_model = config::load_device_model(a.device_model);
-    x = sample_circuit_job(a.model_dir, a.opt, a.circuit, a.out + ".json");
+    x = study::sample_circuit_job(a.model_dir, a.opt, a.circuit, a.out + ".json");
   }
   data::write_npy(a.out, x.transpose());
   fmt::print("wrote {} samples to {}\n", x.cols(), a.out);
-  if (a.evaluate) fmt::print("{}", quality_table(evaluate_job({{a.out, x}}, a.data_path)));
+  if (a.evaluate) fmt::print("{}", study::quality_table(study::evaluate_job({{a.out, x}}, a.data_path)));
 }
 
 void add_circuit_options(CLI::App& cmd, SampleArgs& a) {
-  cmd.add_option("--backend", a.backend, "ideal (model relaxation) | ode | spice (circuit in the loop)")
+  cmd.add_option("--backend", a.backend, "ideal (model relaxation) | " + backend::backend_choices() + " (circuit in the loop)")
       ->capture_default_str();
   cmd.add_option("--device-model", a.device_model, "device model YAML (device_models/*.yaml); needed by ode and spice");
   cmd.add_option("--mismatch-seed", a.circuit.mismatch_seed, "draw device mismatch from this seed (default: ideal circuit)");
@@ -81,7 +81,7 @@ void add_circuit_options(CLI::App& cmd, SampleArgs& a) {
   cmd.add_option("--noise-seed", a.circuit.noise_seed, "thermal noise stream")->capture_default_str();
   cmd.add_option("--relax-time-s", a.circuit.relax_time_s,
                  fmt::format("relaxation window per velocity (0: {:g} node time constants; noiseless ode runs stop "
-                             "once settled)", default_relax_tau))
+                             "once settled)", study::default_relax_tau))
       ->capture_default_str();
   cmd.add_option("--settle-tol-V", a.circuit.settle_tol_V, "settling tolerance (0: 1e-4 model units)")->capture_default_str();
 }

@@ -1,7 +1,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.hpp"
-#include "cli/jobs.hpp"
+#include "study/jobs.hpp"
 
 namespace eqsim::cli {
 
@@ -20,7 +20,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--mlp", args->mlp, "train the backprop MLP velocity-field baseline instead");
   cmd->callback([args] {
     const auto cfg = config::load_run_config(args->config, args->sets);
-    const auto sum = train_job(cfg, args->out, args->mlp ? TrainKind::mlp : TrainKind::energy, args->resume);
+    const auto sum = study::train_job(cfg, args->out, args->mlp ? study::TrainKind::mlp : study::TrainKind::energy, args->resume);
     fmt::print("trained {} steps; final loss {:.5f}; {} s; model in {}/model\n", sum.steps, sum.final_loss,
                sum.wall_s, args->out);
   });

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "cli/outcome.hpp"
+#include "study/outcome.hpp"
 #include "data/error.hpp"
 
 int main(int argc, char** argv) {
@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   } catch (const eqsim::InputError& e) {
     std::cerr << "eqsim: error: " << e.what() << "\n";
     return 2;
-  } catch (const eqsim::cli::SimulationOutcome& e) {
+  } catch (const eqsim::study::SimulationOutcome& e) {
     std::cerr << "eqsim: " << e.what() << "\n";
     return e.exit_code();
   } catch (const std::exception& e) {

@@ -82,6 +82,84 @@ YamlReader open_model_yaml(const std::string& dir) {
   return r;
 }
 
+void emit_relax(YAML::Emitter& out, const std::string& key, const model::RelaxOptions& o) {
+  out << YAML::Key << key << YAML::Value << YAML::BeginMap << YAML::Key << "method" << YAML::Value
+      << (o.method == model::RelaxMethod::block ? "block" : "euler") << YAML::Key << "steps" << YAML::Value << o.max_steps
+      << YAML::Key << "dt" << YAML::Value << o.dt << YAML::Key << "tol" << YAML::Value << o.tol << YAML::Key
+      << "temperature" << YAML::Value << o.temperature << YAML::EndMap;
+}
+
+std::string training_yaml(const learn::TrainingRecord& t) {
+  YAML::Emitter out;
+  out.SetDoublePrecision(17);
+  const auto& g = t.gradient;
+  const auto& a = t.train.adam;
+  out << YAML::BeginMap << YAML::Key << "training" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "task" << YAML::Value << t.task << YAML::Key << "estimator" << YAML::Value
+      << learn::to_string(g.estimator) << YAML::Key << "beta" << YAML::Value << g.beta << YAML::Key << "batch_size"
+      << YAML::Value << t.train.batch_size << YAML::Key << "steps" << YAML::Value << t.train.steps << YAML::Key
+      << "steps_done" << YAML::Value << t.steps_done << YAML::Key << "pairing" << YAML::Value
+      << learn::to_string(t.train.pairing) << YAML::Key << "seed" << YAML::Value << t.train.seed << YAML::Key
+      << "init_seed" << YAML::Value << t.init_seed << YAML::Key << "init_gain" << YAML::Value << t.init_gain;
+  emit_relax(out, "relax", g.free_relax);
+  emit_relax(out, "nudged_relax", g.nudged_relax);
+  out << YAML::Key << "adjoint_tol" << YAML::Value << g.adjoint.rel_tol;
+  out << YAML::Key << "adam" << YAML::Value << YAML::BeginMap << YAML::Key << "lr" << YAML::Value << a.lr << YAML::Key
+      << "beta1" << YAML::Value << a.beta1 << YAML::Key << "beta2" << YAML::Value << a.beta2 << YAML::Key << "eps"
+      << YAML::Value << a.eps << YAML::Key << "clip_norm" << YAML::Value << a.clip_norm << YAML::EndMap;
+  out << YAML::EndMap << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+model::RelaxOptions read_record_relax(YamlReader& r, const std::string& key) {
+  model::RelaxOptions o;
+  const auto method = r.require<std::string>(key + ".method");
+  if (method != "block" && method != "euler") throw InputError(r.file(), key + ".method", "expected block or euler");
+  o.method = method == "block" ? model::RelaxMethod::block : model::RelaxMethod::euler;
+  o.max_steps = r.require<int>(key + ".steps");
+  o.dt = r.require<double>(key + ".dt");
+  o.tol = r.require<double>(key + ".tol");
+  o.temperature = r.require<double>(key + ".temperature");
+  return o;
+}
+
+template <class F>
+auto record_enum(YamlReader& r, const std::string& key, F from_string) {
+  try {
+    return from_string(r.require<std::string>(key));
+  } catch (const std::invalid_argument& e) {
+    throw InputError(r.file(), key, e.what());
+  }
+}
+
+std::optional<learn::TrainingRecord> read_training(YamlReader& r) {
+  if (!r.node("training")) return std::nullopt;
+  learn::TrainingRecord t;
+  t.task = r.require<std::string>("training.task");
+  if (t.task != "flow" && t.task != "diffusion") throw InputError(r.file(), "training.task", "expected flow or diffusion");
+  t.gradient.estimator = record_enum(r, "training.estimator", learn::estimator_from_string);
+  t.gradient.beta = r.require<double>("training.beta");
+  t.train.batch_size = r.require<int>("training.batch_size");
+  t.train.steps = r.require<long>("training.steps");
+  t.steps_done = r.require<long>("training.steps_done");
+  t.train.pairing = record_enum(r, "training.pairing", learn::pairing_from_string);
+  t.train.seed = r.require<unsigned long long>("training.seed");
+  t.init_seed = r.require<unsigned long long>("training.init_seed");
+  t.init_gain = r.require<double>("training.init_gain");
+  t.gradient.free_relax = read_record_relax(r, "training.relax");
+  t.gradient.nudged_relax = read_record_relax(r, "training.nudged_relax");
+  t.gradient.adjoint.rel_tol = r.require<double>("training.adjoint_tol");
+  auto& a = t.train.adam;
+  a.lr = r.require<double>("training.adam.lr");
+  a.beta1 = r.require<double>("training.adam.beta1");
+  a.beta2 = r.require<double>("training.adam.beta2");
+  a.eps = r.require<double>("training.adam.eps");
+  a.clip_norm = r.require<double>("training.adam.clip_norm");
+  if (!(t.gradient.beta > 0) || t.train.batch_size < 1)
+    throw InputError(r.file(), "training", "beta must be positive and batch_size at least 1");
+  return t;
+}
+
 learn::AnnealedLangevinOptions load_schedule(YamlReader& r) {
   learn::AnnealedLangevinOptions s;
   const YAML::Node sig = r.node("diffusion.sigmas");
@@ -101,7 +179,7 @@ std::string model_dir_kind(const std::string& dir) {
 }
 
 void save_model_dir(const std::string& dir, const model::Network& net, const std::string& note,
-                    const learn::AnnealedLangevinOptions* diffusion) {
+                    const learn::AnnealedLangevinOptions* diffusion, const learn::TrainingRecord* training) {
   std::string header = "eqsim_model: 1\nkind: energy\nnote: " + YAML::Dump(YAML::Node(note)) + "\n";
   if (diffusion) {
     YAML::Emitter out;
@@ -113,6 +191,7 @@ void save_model_dir(const std::string& dir, const model::Network& net, const std
         << diffusion->relax.max_steps << YAML::EndMap << YAML::EndMap;
     header += std::string(out.c_str()) + "\n";
   }
+  if (training) header += training_yaml(*training);
   header += "network:\n";
   std::istringstream lines(network_yaml(net.spec()));
   for (std::string line; std::getline(lines, line);) header += "  " + line + "\n";
@@ -126,8 +205,14 @@ model::Network load_model_dir(const std::string& dir) {
   model::Network net(read_network(r, "network"));
   read_arrays(dir, r, net.param_names(), net.params());
   load_schedule(r);
+  read_training(r);
   r.reject_unknown_keys();
   return net;
+}
+
+std::optional<learn::TrainingRecord> load_training_record(const std::string& dir) {
+  YamlReader r = open_model_yaml(dir);
+  return read_training(r);
 }
 
 learn::AnnealedLangevinOptions load_diffusion_schedule(const std::string& dir) {

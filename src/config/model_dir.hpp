@@ -1,18 +1,22 @@
 #pragma once
 // A model folder: MODEL_DIR/model.yaml (network description, parameter list
 // with shapes) + one NumPy .npy per array, loadable with numpy.load.
+#include <optional>
 #include <string>
 
 #include "learn/mlp.hpp"
+#include "learn/record.hpp"
 #include "learn/sampler.hpp"
 #include "model/network.hpp"
 
 namespace eqsim::config {
 
 // Writes the folder atomically: everything goes to DIR.tmp first, then replaces DIR.
-// A diffusion model also records its noise schedule and sampler settings.
+// A diffusion model also records its noise schedule and sampler settings; a trained
+// one how it was trained (model.yaml `training:`).
 void save_model_dir(const std::string& dir, const model::Network& net, const std::string& note = "",
-                    const learn::AnnealedLangevinOptions* diffusion = nullptr);
+                    const learn::AnnealedLangevinOptions* diffusion = nullptr,
+                    const learn::TrainingRecord* training = nullptr);
 
 // Loads and checks a model folder. Throws InputError naming the file and key on a
 // missing file, malformed YAML, unknown key, wrong array shape or NaN/Inf value.
@@ -27,6 +31,10 @@ std::string model_dir_kind(const std::string& dir);
 
 // The noise schedule of a diffusion model folder; empty sigmas for a flow model.
 learn::AnnealedLangevinOptions load_diffusion_schedule(const std::string& dir);
+
+// How the model in DIR was trained; empty for a folder that does not record it
+// (written by hand, or before eqsim recorded training). InputError for a damaged record.
+std::optional<learn::TrainingRecord> load_training_record(const std::string& dir);
 
 // Network description <-> YAML text (the `network:` section schema).
 std::string network_yaml(const model::NetworkSpec& spec);

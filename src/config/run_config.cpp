@@ -65,6 +65,16 @@ learn::GradientOptions RunConfig::gradient_options() const {
   return g;
 }
 
+learn::TrainingRecord RunConfig::training_record() const {
+  learn::TrainingRecord t;
+  t.task = task == Task::diffusion ? "diffusion" : "flow";
+  t.gradient = gradient_options();
+  t.train = train;
+  t.init_seed = train.seed;  // Network::init_xavier draws from the training seed
+  t.init_gain = init_gain;
+  return t;
+}
+
 RunConfig parse_run_config(const std::string& text, const std::string& source,
                            const std::vector<std::string>& overrides) {
   YAML::Node root = load_yaml_text(text, source);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "learn/record.hpp"
 #include "learn/sampler.hpp"
 #include "learn/trainer.hpp"
 
@@ -84,6 +85,8 @@ struct RunConfig {
   EnergyStageOptions energy;
 
   learn::GradientOptions gradient_options() const;
+  // What a model trained under this config records (steps_done 0).
+  learn::TrainingRecord training_record() const;
 };
 
 // Loads CONFIG (a path, or "" for the embedded default) and applies --set overrides.

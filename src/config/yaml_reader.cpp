@@ -73,6 +73,8 @@ template std::string YamlReader::get<std::string>(const std::string&, const std:
 template unsigned long long YamlReader::get<unsigned long long>(const std::string&, const unsigned long long&);
 template int YamlReader::require<int>(const std::string&);
 template double YamlReader::require<double>(const std::string&);
+template long YamlReader::require<long>(const std::string&);
+template unsigned long long YamlReader::require<unsigned long long>(const std::string&);
 template std::string YamlReader::require<std::string>(const std::string&);
 
 void YamlReader::check_unknown(const YAML::Node& n, const std::string& prefix) const {

@@ -78,23 +78,24 @@ struct ClampBranch {
   double g_siemens = 0, v_held_V = 0;
 };
 
-std::vector<ClampBranch> clamp_branches(const circuit::Circuit& c, const backend::RelaxSummary& s) {
-  std::map<std::string, double> held;
-  for (const auto& e : c.elements)
-    if (e.kind == circuit::ElementKind::vsource && circuit::is_ground(e.n_minus)) held[e.n_plus] = e.value;
+// The spring and nudge branches of a netlisted circuit (its element map).
+std::vector<ClampBranch> clamp_branches(const circuit::Netlist& n, const backend::RelaxSummary& s) {
   const auto col = columns(s);
+  const auto& els = n.circuit.elements;
   std::vector<ClampBranch> out;
-  for (const auto& e : c.elements) {
-    const bool spring = e.kind == circuit::ElementKind::resistor && e.name.rfind("RS_", 0) == 0;
-    const bool nudge = e.kind == circuit::ElementKind::vccs && e.name.rfind("GN_", 0) == 0;
-    if (!spring && !nudge) continue;
-    out.push_back({col.at(e.n_plus), spring ? 1.0 / e.value : e.value, held.at(e.n_minus)});
-  }
+  auto add = [&](const std::vector<size_t>& branch, const std::vector<size_t>& source, bool resistor) {
+    for (size_t i = 0; i < branch.size(); ++i) {
+      const auto& e = els[branch[i]];
+      out.push_back({col.at(e.n_plus), resistor ? 1.0 / e.value : e.value, els[source[i]].value});
+    }
+  };
+  add(n.map.spring_resistors, n.map.spring_sources, true);
+  add(n.map.nudge_elements, n.map.nudge_sources, false);
   return out;
 }
 
 // Charge sum_i |g_i (V_held,i - V_a,i)| integrated from 0 to t_settle (trapezoid on the trajectory).
-double clamp_charge_C(const circuit::Circuit& c, const backend::RelaxSummary& s, double t_settle_s) {
+double clamp_charge_C(const circuit::Netlist& c, const backend::RelaxSummary& s, double t_settle_s) {
   const auto branches = clamp_branches(c, s);
   auto current = [&](const Eigen::VectorXd& v) {
     double i = 0;
@@ -155,7 +156,8 @@ bool usable(const backend::RelaxSummary& s) {
 
 // Adds one run of phase p to its running sums (means are taken at the end).
 // A failed run (numerical failure, backend error) only counts as failed.
-void accumulate(PhaseMeasurement& pm, const circuit::Circuit& c, const backend::RelaxSummary& s) {
+void accumulate(PhaseMeasurement& pm, const circuit::Netlist& nl, const backend::RelaxSummary& s) {
+  const auto& c = nl.circuit;
   const bool ok = s.status == backend::Status::settled;
   if (!ok && pm.message.empty()) pm.message = backend::to_string(s.status) + ": " + s.message;
   if (!usable(s)) {
@@ -169,7 +171,7 @@ void accumulate(PhaseMeasurement& pm, const circuit::Circuit& c, const backend::
   pm.settle_time_max_s = std::max(pm.settle_time_max_s, t);
   pm.supply_current_A += s.supply_current_mean_A;
   pm.swing_V2 += swing_V2(c, s);
-  pm.clamp_charge_C += clamp_charge_C(c, s, t);
+  pm.clamp_charge_C += clamp_charge_C(nl, s, t);
 }
 
 void finish(Measurement& m, double nudge_signal_sum_V2) {
@@ -212,12 +214,13 @@ double measure_sample(const model::Network& net, const circuit::DeviceModel& dm,
                       const MeasureOptions& opt, const backend::RelaxOptions& ropt, int k, Measurement& m) {
   std::vector<backend::RelaxSummary> runs;
   for (size_t p = 0; p < in.phases.size(); ++p) {
-    auto c = circuit::build_circuit(net, dm, netlist_options(in, in.phases[p], k, opt, ropt.t_stop_s));
+    auto nl = circuit::netlist_network(net, dm, netlist_options(in, in.phases[p], k, opt, ropt.t_stop_s));
+    auto& c = nl.circuit;
     if (in.phases[p].warm_start) warm_start(c, runs[0]);
     if (opt.progress) opt.progress(in.phases[p].name, k);
     if (k == 0 && p == 0) m.transconductors = count_transconductors(c), m.capacitor_nodes = count_capacitors(c);
     runs.push_back(b.relax(c, ropt));
-    accumulate(m.phases[p], c, runs.back());
+    accumulate(m.phases[p], nl, runs.back());
   }
   if (!usable(runs[0])) return 0;
   const Eigen::VectorXd v_free = unit_voltages(net, runs[0]);

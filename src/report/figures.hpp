@@ -6,11 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "study/results.hpp"
 #include "learn/gradcheck.hpp"
 
 namespace eqsim::report {
 
-struct MismatchRow;  // markdown.hpp
+using study::MismatchRow;
 
 struct FigureResult {
   bool ok = false;

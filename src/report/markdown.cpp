@@ -44,11 +44,11 @@ std::string sigma_text(double sigma) {
   return std::isnan(sigma) ? std::string("not within the grid") : fmt::format("sigma = {:.3f}", sigma);
 }
 
-std::string energy_table(const std::vector<EnergySummary>& rows) {
-  std::string s = "| device model | analog J/step | GPU backprop J/step | ratio | GPU EP simulation J/step | ratio | ledger |\n"
-                  "|---|---|---|---|---|---|---|\n";
+std::string energy_table(const std::vector<EnergyBrief>& rows) {
+  std::string s = "| device model | batch | analog J/step | GPU backprop J/step | ratio | GPU EP simulation J/step | ratio | ledger |\n"
+                  "|---|---|---|---|---|---|---|---|\n";
   for (const auto& e : rows)
-    s += fmt::format("| {} | {:.3g} | {:.3g} | {:.1f}x | {:.3g} | {:.0f}x | `{}` |\n", e.device_model, e.analog_J,
+    s += fmt::format("| {} | {} | {:.3g} | {:.3g} | {:.1f}x | {:.3g} | {:.0f}x | `{}` |\n", e.device_model, e.batch, e.analog_J,
                      e.gpu_backprop_J, e.gpu_backprop_J / e.analog_J, e.gpu_ep_sim_J, e.gpu_ep_sim_J / e.analog_J,
                      e.ledger_path);
   return s;

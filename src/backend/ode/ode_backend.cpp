@@ -143,6 +143,46 @@ std::string OdeBackend::version() const {
   return "Boost.Odeint " + std::to_string(BOOST_VERSION / 100000) + "." + std::to_string(BOOST_VERSION / 100 % 1000);
 }
 
+namespace {
+
+// Every column in one relax_batch: start voltages into the free nodes, the listed
+// sources into the held ones.
+class OdeBatchRelaxer : public BatchRelaxer {
+ public:
+  explicit OdeBatchRelaxer(const circuit::Circuit& c) : c_(c), sys_(c_), nodes_(circuit::node_names(c_)) {
+    for (const auto& n : nodes_) sys_row_.push_back(sys_.node_index(n));
+  }
+
+  BatchSummary relax(const BatchRequest& req, const RelaxOptions& opt, const std::function<void(long)>& on_relaxed) override {
+    check_batch_request(c_, nodes_, req);
+    const Eigen::Index B = req.source_V.cols();
+    Eigen::MatrixXd vf = sys_.fixed_voltages().replicate(1, B);
+    for (size_t s = 0; s < req.sources.size(); ++s)
+      vf.row(sys_.node_index(c_.elements[req.sources[s]].n_plus) - sys_.state_count()) = req.source_V.row(s);
+    Eigen::MatrixXd x0 = sys_.initial_state().replicate(1, B);
+    if (req.start_V.size())
+      for (size_t k = 0; k < nodes_.size(); ++k)
+        if (sys_row_[k] >= 0 && sys_row_[k] < sys_.state_count()) x0.row(sys_row_[k]) = req.start_V.row(k);
+    BatchSummary out{nodes_, Eigen::MatrixXd(static_cast<Eigen::Index>(nodes_.size()), B), relax_batch(sys_, c_, x0, vf, opt)};
+    for (Eigen::Index j = 0; j < B; ++j)
+      for (size_t k = 0; k < nodes_.size(); ++k) out.final_V(k, j) = out.runs[j].final_V(sys_row_[k]);
+    if (on_relaxed) on_relaxed(B);
+    return out;
+  }
+
+ private:
+  circuit::Circuit c_;
+  OdeSystem sys_;
+  std::vector<std::string> nodes_;
+  std::vector<int> sys_row_;  // per node (circuit::node_names order): its index in sys_
+};
+
+}  // namespace
+
+std::unique_ptr<BatchRelaxer> OdeBackend::batch_relaxer(const circuit::Circuit& c) {
+  return std::make_unique<OdeBatchRelaxer>(c);
+}
+
 RelaxSummary OdeBackend::relax(const circuit::Circuit& c, const RelaxOptions& opt) {
   const OdeSystem sys(c);
   return relax_batch(sys, c, sys.initial_state(), sys.fixed_voltages(), opt).front();

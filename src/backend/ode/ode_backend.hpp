@@ -21,7 +21,10 @@ class OdeBackend : public Backend {
  public:
   std::string name() const override;
   std::string version() const override;
+  bool batched() const override { return true; }
   RelaxSummary relax(const circuit::Circuit& c, const RelaxOptions& opt) override;
+  // All columns as one relax_batch on the circuit compiled once.
+  std::unique_ptr<BatchRelaxer> batch_relaxer(const circuit::Circuit& c) override;
 };
 
 }  // namespace eqsim::backend::ode

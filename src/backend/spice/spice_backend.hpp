@@ -13,6 +13,7 @@ class SpiceBackend : public Backend {
  public:
   std::string name() const override;
   std::string version() const override;
+  bool batched() const override { return false; }
   RelaxSummary relax(const circuit::Circuit& c, const RelaxOptions& opt) override;
 };
 

@@ -1,11 +1,11 @@
-#include "cli/progress.hpp"
+#include "study/progress.hpp"
 
 #include <unistd.h>
 
 #include <cstdio>
 #include <fmt/core.h>
 
-namespace eqsim::cli {
+namespace eqsim::study {
 
 std::string format_duration(double s) {
   if (s < 60) return fmt::format("{:.0f}s", s);
@@ -37,4 +37,4 @@ void ProgressLine::finish(const std::string& status) {
   fmt::print(stderr, "{}{} done: {} in {}\n", tty_ ? "\r\033[K" : "", label_, status, format_duration(elapsed));
 }
 
-}  // namespace eqsim::cli
+}  // namespace eqsim::study

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <string>
 
-namespace eqsim::cli {
+namespace eqsim::study {
 
 class ProgressLine {
  public:
@@ -21,4 +21,4 @@ class ProgressLine {
 
 std::string format_duration(double seconds);
 
-}  // namespace eqsim::cli
+}  // namespace eqsim::study

@@ -2,12 +2,12 @@
 // A simulation outcome the user asked for but did not get (a circuit that did
 // not settle, a relaxation that failed): neither bad input (exit 2) nor an
 // internal failure. The CLI's main catches it and prints "eqsim: <message>"
-// with exit_code(). Library code reports outcomes as statuses; only cli/
-// turns a final status into this.
+// with exit_code(). Library code reports outcomes as statuses; the studies
+// and the command line turn a final status into this.
 #include <stdexcept>
 #include <string>
 
-namespace eqsim::cli {
+namespace eqsim::study {
 
 class SimulationOutcome : public std::runtime_error {
  public:
@@ -19,4 +19,4 @@ class SimulationOutcome : public std::runtime_error {
   int exit_code_;
 };
 
-}  // namespace eqsim::cli
+}  // namespace eqsim::study

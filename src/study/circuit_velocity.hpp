@@ -7,9 +7,9 @@
 // optional thermal noise), and the velocity is
 //   v = alpha * lambda * (V(x_i) / v_unit_V - x).
 // V(x_i) is the node voltage at the end of the relaxation window (with noise: an
-// instantaneous reading, as a sample-and-hold would take it). ode relaxes all
-// samples as one batch (backend::ode::relax_batch); spice runs ngspice once per
-// sample.
+// instantaneous reading, as a sample-and-hold would take it). Every relaxation
+// goes through the backend's batch relaxer (backend::BatchRelaxer): ode relaxes
+// all samples as one batch, spice runs ngspice once per sample.
 //
 // A diffusion model (bias tables, DESIGN.md §4) is conditioned on the noise level:
 // the circuit's bias sources carry the table column of the level (NetlistOptions::
@@ -27,7 +27,7 @@
 #include "learn/sampler.hpp"
 #include "model/network.hpp"
 
-namespace eqsim::cli {
+namespace eqsim::study {
 
 // Relaxation window per velocity when none is given, in node time constants
 // tau_s = c_node_F / g_unit_siemens. Deterministic ode runs stop as soon as
@@ -55,7 +55,7 @@ struct SettleStats {
 };
 
 struct CircuitVelocityOptions {
-  std::string backend = "ode";                      // "ode" or "spice"
+  std::string backend = "ode";                      // a name from backend::backend_names()
   circuit::DeviceModel device_model;                // validated by build_circuit
   std::optional<unsigned long long> mismatch_seed;  // none: the ideal circuit
   double temperature_K = 0;                         // > 0: thermal noise (4kTG, 4kT gamma gm)
@@ -71,7 +71,7 @@ class CircuitVelocity {
  public:
   // Builds the circuit of net (spring readout; dense and bilinear couplings) under
   // opt; net must outlive *this. Throws InputError naming --backend for an unknown
-  // backend and the device model's file for a bad device model.
+  // backend (the registry's) and the device model's file for a bad device model.
   CircuitVelocity(const model::Network& net, CircuitVelocityOptions opt);
   ~CircuitVelocity();
   CircuitVelocity(const CircuitVelocity&) = delete;
@@ -94,23 +94,29 @@ class CircuitVelocity {
   // Backend name and engine version ("" before the first relaxation).
   const std::string& backend_version() const { return backend_version_; }
   double relax_time_s() const { return relax_time_s_; }
+  // Whether the backend relaxes a batch as one (else one run per sample).
+  bool batched() const { return backend_->batched(); }
   double settle_tol_V() const { return settle_tol_V_; }
   // Elements of the circuit (for cost warnings).
   long element_count() const { return element_count_; }
 
-  class Loop;  // one backend's way of relaxing a batch
 
  private:
-  // The circuit with the bias tables at column level (-1: none).
-  circuit::Circuit build(int level) const;
+  // Netlists the circuit with the bias tables at column level (-1: none) and prepares it on the backend.
+  void set_circuit(int level);
   // Adds one velocity evaluation's relaxations to stats_; throws SimulationOutcome on a failed one.
   void record(const std::vector<backend::RelaxSummary>& out);
 
   const model::Network& net_;
   CircuitVelocityOptions opt_;
   double relax_time_s_ = 0, settle_tol_V_ = 0;
-  std::unique_ptr<Loop> loop_;
-  int level_ = -1;     // bias-table column the loop's circuit carries
+  std::unique_ptr<backend::Backend> backend_;
+  std::unique_ptr<backend::BatchRelaxer> relaxer_;
+  std::vector<std::string> nodes_;         // circuit::node_names order of warm_V_
+  std::vector<size_t> spring_sources_;     // per visible unit: its spring source element
+  std::vector<Eigen::Index> visible_rows_; // per visible unit: its node's row in nodes_
+  Eigen::MatrixXd warm_V_;                 // every node per sample: the next relaxation's start
+  int level_ = -1;     // bias-table column the prepared circuit carries
   long element_count_ = 0;
   long calls_ = 0;     // velocity evaluations so far
   long relaxed_ = 0;   // relaxations so far
@@ -118,4 +124,4 @@ class CircuitVelocity {
   std::string backend_version_;
 };
 
-}  // namespace eqsim::cli
+}  // namespace eqsim::study

@@ -1,8 +1,10 @@
 #pragma once
-// The fidelity-vs-mismatch study of `eqsim run` (DESIGN.md §6, issue "eqsim run"):
+// The fidelity-vs-mismatch study of `eqsim run` (DESIGN.md §6):
 // for each relative mismatch sigma, chip (mismatch seed) and noise setting, the
-// trained EP model is built into its circuit (the netlister's device draws) and
-// relaxed by the circuit-equivalent model (circuit/equivalent.hpp). Two strategies:
+// trained EP model's chip is drawn (circuit::draw_factors, as the netlister draws it)
+// and relaxed by the circuit-equivalent model (circuit/equivalent.hpp). The training
+// step (estimator, beta, budgets, batch, Adam) is the model folder's training record.
+// Two strategies:
 //   deploy:  the ideal-trained weights programmed as they are;
 //   in situ: the same chip then trains itself by EP for insitu_steps steps, every
 //            phase relaxed and every product read on the mismatched (noisy) circuit.
@@ -15,7 +17,7 @@
 #include "config/run_config.hpp"
 #include "report/markdown.hpp"
 
-namespace eqsim::cli {
+namespace eqsim::study {
 
 using report::MismatchRow;
 
@@ -25,7 +27,7 @@ std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std:
                                         const std::string& samples_dir);
 std::string mismatch_samples_path(const std::string& samples_dir, double sigma, bool insitu);
 
-// One row per chip: sigma,seed,noise,deploy_*,insitu_*,gradient_cosine,equilibrium_rms,settle_time_*_s.
+// One row per chip: sigma,seed,mismatch_seed,noise,deploy_*,insitu_*,gradient_cosine,equilibrium_rms,settle_time_*_s.
 std::string mismatch_csv(const std::vector<MismatchRow>& rows);
 std::vector<MismatchRow> read_mismatch_csv(const std::string& path);
 
@@ -33,4 +35,4 @@ std::vector<MismatchRow> read_mismatch_csv(const std::string& path);
 // the Frechet distance exceeds the sigma = 0 one by `rise` (0.1: 10 %); NaN when it never does.
 double quality_drop_sigma(const std::vector<MismatchRow>& rows, bool insitu, double rise = 0.1);
 
-}  // namespace eqsim::cli
+}  // namespace eqsim::study

@@ -1,4 +1,4 @@
-#include "cli/mismatch_study.hpp"
+#include "study/mismatch.hpp"
 
 #include <fmt/format.h>
 
@@ -11,8 +11,8 @@
 
 #include "circuit/equivalent.hpp"
 #include "circuit/netlister.hpp"
-#include "cli/jobs.hpp"
-#include "cli/progress.hpp"
+#include "study/jobs.hpp"
+#include "study/progress.hpp"
 #include "config/device_model_yaml.hpp"
 #include "config/model_dir.hpp"
 #include "data/digits.hpp"
@@ -20,18 +20,15 @@
 #include "data/npy.hpp"
 #include "learn/trainer.hpp"
 
-namespace eqsim::cli {
+namespace eqsim::study {
 
 namespace {
 
-// One chip: the device factors of the model's circuit at sigma, seed (none at sigma 0).
-circuit::DeviceFactors chip(const model::Network& net, const circuit::DeviceModel& dm, double sigma, int seed) {
-  circuit::NetlistOptions opt;
-  if (sigma > 0) opt.mismatch_seed = 1000 + static_cast<unsigned long long>(seed);
-  circuit::DeviceFactors f;
-  circuit::build_circuit(net, circuit::with_relative_mismatch(dm, sigma), opt, &f);
-  return f;
-}
+}  // namespace
+
+unsigned long long chip_mismatch_seed(int chip) { return 1000 + static_cast<unsigned long long>(chip); }
+
+namespace {
 
 model::Relaxer relaxer_of(const circuit::EquivalentCircuit& eq) {
   return [&eq](const model::Clamp& c, model::State& s, const model::RelaxOptions& o) { return eq.relax(c, s, o); };
@@ -44,14 +41,15 @@ model::RelaxOptions with_noise(model::RelaxOptions o, double temperature) {
 }
 
 struct Chip {
-  const config::RunConfig& cfg;
+  const config::RunConfig& cfg;  // its train section replaced by the model's training record
+  const learn::TrainingRecord& record;
   const data::Digits& digits;
   const metrics::DigitClassifier& clf;
   const model::Network& ideal;
   double temperature;  // model units; 0: noiseless
 
   learn::GradientOptions gradient_options(const model::Relaxer& r) const {
-    auto g = cfg.gradient_options();
+    auto g = record.gradient;
     g.relaxer = r;
     g.free_relax = with_noise(g.free_relax, temperature);
     g.nudged_relax = with_noise(g.nudged_relax, temperature);
@@ -75,8 +73,8 @@ struct Chip {
   model::Network train_in_situ(const circuit::DeviceFactors& f, const circuit::DeviceModel& dm, int steps) const {
     model::Network net = ideal;
     const circuit::EquivalentCircuit eq(net, f, dm.noise_gamma);
-    learn::EnergyLearner learner(net, gradient_options(relaxer_of(eq)), cfg.train.adam);
-    learn::TrainOptions topt = cfg.train;
+    learn::EnergyLearner learner(net, gradient_options(relaxer_of(eq)), record.train.adam);
+    learn::TrainOptions topt = record.train;
     topt.steps = steps;  // the config's batch stream from its first step: the data the chip would see again
     learn::train(learner, batch_source(cfg, digits.images), topt, 0, {});
     return net;
@@ -98,8 +96,10 @@ double median(Eigen::RowVectorXd v) {
 MismatchRow measure_chip(const Chip& c, const circuit::DeviceModel& dm, double sigma, int seed,
                          const std::string& samples_dir) {
   const auto& ms = c.cfg.mismatch;
-  MismatchRow row{sigma, seed, c.temperature > 0, {}, {}, 0, 0, 0, 0};
-  const circuit::DeviceFactors f = chip(c.ideal, dm, sigma, seed);
+  MismatchRow row;
+  row.sigma = sigma, row.seed = seed, row.noise = c.temperature > 0;
+  row.mismatch_seed = chip_mismatch_seed(seed);
+  const circuit::DeviceFactors f = circuit::draw_factors(c.ideal, circuit::with_relative_mismatch(dm, sigma), row.mismatch_seed);
   const circuit::EquivalentCircuit eq(c.ideal, f, dm.noise_gamma);
   const model::Relaxer r = relaxer_of(eq);
 
@@ -107,7 +107,7 @@ MismatchRow measure_chip(const Chip& c, const circuit::DeviceModel& dm, double s
   bcfg.train.batch_size = ms.gradient_batch;
   bcfg.train.seed = c.cfg.train.seed + 104729 + seed;
   const learn::FlowBatch batch = batch_source(bcfg, c.digits.images)(1);
-  auto exact_opt = c.cfg.gradient_options();
+  auto exact_opt = c.record.gradient;
   exact_opt.estimator = learn::Estimator::exact;
   exact_opt.free_relax.max_steps = std::max(exact_opt.free_relax.max_steps, 200);
   const auto exact = learn::flow_gradient(c.ideal, batch, exact_opt);
@@ -151,6 +151,11 @@ std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std:
   const auto& ms = cfg.mismatch;
   const auto dm = config::load_device_model(resolve_project_path(ms.device_model));
   const model::Network ideal = config::load_model_dir(model_dir);
+  const auto record = config::load_training_record(model_dir);
+  if (!record)
+    throw InputError(model_dir + "/model.yaml", "training", "the model folder does not record how it was trained (retrain it)");
+  config::RunConfig rcfg = cfg;  // the batches of the training the model records
+  rcfg.train = record->train;
   const auto digits = data::load_digits(cfg.data_path);
   const metrics::DigitClassifier clf(digits);
   std::vector<MismatchRow> rows;
@@ -158,7 +163,7 @@ std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std:
   for (int noise : ms.noise)
     for (double sigma : ms.sigmas)
       for (int seed = 0; seed < ms.seeds; ++seed) {
-        const Chip c{cfg, digits, clf, ideal, noise ? circuit::model_temperature(dm, ms.temperature_K) : 0.0};
+        const Chip c{rcfg, *record, digits, clf, ideal, noise ? circuit::model_temperature(dm, ms.temperature_K) : 0.0};
         rows.push_back(measure_chip(c, dm, sigma, seed, samples_dir));
         const auto& r = rows.back();
         progress.update(static_cast<long>(rows.size()),
@@ -173,7 +178,7 @@ std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std:
 namespace {
 
 constexpr const char* kHeader =
-    "sigma,seed,noise,deploy_classes,deploy_min_class_fraction,deploy_confidence,deploy_frechet,"
+    "sigma,seed,mismatch_seed,noise,deploy_classes,deploy_min_class_fraction,deploy_confidence,deploy_frechet,"
     "insitu_classes,insitu_min_class_fraction,insitu_confidence,insitu_frechet,gradient_cosine,equilibrium_rms,"
     "settle_time_median_s,settle_time_max_s";
 
@@ -187,7 +192,7 @@ std::string quality_fields(const metrics::Quality& q) {
 std::string mismatch_csv(const std::vector<MismatchRow>& rows) {
   std::string out = std::string(kHeader) + "\n";
   for (const auto& r : rows)
-    out += fmt::format("{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g}\n", r.sigma, r.seed, r.noise ? 1 : 0,
+    out += fmt::format("{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g}\n", r.sigma, r.seed, r.mismatch_seed, r.noise ? 1 : 0,
                        quality_fields(r.deploy), quality_fields(r.insitu), r.gradient_cosine, r.equilibrium_rms,
                        r.settle_time_median_s, r.settle_time_max_s);
   return out;
@@ -203,14 +208,15 @@ std::vector<MismatchRow> read_mismatch_csv(const std::string& path) {
     std::vector<double> v;
     std::stringstream ss(line);
     for (std::string cell; std::getline(ss, cell, ',');) v.push_back(std::stod(cell));
-    if (v.size() != 15) throw InputError(path, "", "a row needs 15 fields: " + line);
+    if (v.size() != 16) throw InputError(path, "", "a row needs 16 fields: " + line);
     MismatchRow r;
-    r.sigma = v[0], r.seed = static_cast<int>(v[1]), r.noise = v[2] != 0;
-    r.deploy.classes_covered = static_cast<int>(v[3]), r.deploy.min_class_fraction = v[4];
-    r.deploy.mean_confidence = v[5], r.deploy.frechet_distance = v[6];
-    r.insitu.classes_covered = static_cast<int>(v[7]), r.insitu.min_class_fraction = v[8];
-    r.insitu.mean_confidence = v[9], r.insitu.frechet_distance = v[10];
-    r.gradient_cosine = v[11], r.equilibrium_rms = v[12], r.settle_time_median_s = v[13], r.settle_time_max_s = v[14];
+    r.sigma = v[0], r.seed = static_cast<int>(v[1]), r.mismatch_seed = static_cast<unsigned long long>(v[2]);
+    r.noise = v[3] != 0;
+    r.deploy.classes_covered = static_cast<int>(v[4]), r.deploy.min_class_fraction = v[5];
+    r.deploy.mean_confidence = v[6], r.deploy.frechet_distance = v[7];
+    r.insitu.classes_covered = static_cast<int>(v[8]), r.insitu.min_class_fraction = v[9];
+    r.insitu.mean_confidence = v[10], r.insitu.frechet_distance = v[11];
+    r.gradient_cosine = v[12], r.equilibrium_rms = v[13], r.settle_time_median_s = v[14], r.settle_time_max_s = v[15];
     rows.push_back(r);
   }
   return rows;
@@ -235,4 +241,4 @@ double quality_drop_sigma(const std::vector<MismatchRow>& rows, bool insitu, dou
   return std::numeric_limits<double>::quiet_NaN();
 }
 
-}  // namespace eqsim::cli
+}  // namespace eqsim::study

@@ -5,13 +5,13 @@
 #include <string>
 #include <vector>
 
-#include "cli/circuit_velocity.hpp"
 #include "config/run_config.hpp"
 #include "learn/gradcheck.hpp"
 #include "metrics/quality.hpp"
 #include "report/markdown.hpp"
+#include "study/circuit_velocity.hpp"
 
-namespace eqsim::cli {
+namespace eqsim::study {
 
 enum class TrainKind { energy, mlp };
 
@@ -45,12 +45,6 @@ using report::quality_table;
 std::vector<LabelledQuality> evaluate_job(const std::vector<std::pair<std::string, Eigen::MatrixXd>>& sets,
                                           const std::string& data_path);
 
-// `eqsim energy` with its defaults on an energy model folder (ode backend, ideal circuit,
-// sensitivity table if asked): writes out (JSON) and its CSVs and figures beside it.
-report::EnergySummary energy_job(const std::string& model_dir, const std::string& device_model,
-                                 const std::string& baseline, const std::string& out, const std::string& data_path,
-                                 bool sensitivity);
-
 // The gradient checker on a model folder or a freshly initialised network (CONFIG).
 std::vector<learn::GradcheckRow> gradcheck_job(const config::RunConfig& cfg, const std::string& model_dir);
 
@@ -64,4 +58,4 @@ std::string resolve_project_path(const std::string& path);
 // Creates a folder (and parents) or throws InputError naming it.
 void make_output_dir(const std::string& dir);
 
-}  // namespace eqsim::cli
+}  // namespace eqsim::study

@@ -1,4 +1,4 @@
-#include "cli/jobs.hpp"
+#include "study/jobs.hpp"
 
 #include <filesystem>
 #include <fmt/core.h>
@@ -7,8 +7,8 @@
 #include <optional>
 #include <sstream>
 
-#include "cli/outcome.hpp"
-#include "cli/progress.hpp"
+#include "study/outcome.hpp"
+#include "study/progress.hpp"
 #include "config/device_model_yaml.hpp"
 #include "config/model_dir.hpp"
 #include "data/error.hpp"
@@ -16,7 +16,7 @@
 #include "learn/mlp.hpp"
 #include "learn/sampler.hpp"
 
-namespace eqsim::cli {
+namespace eqsim::study {
 namespace fs = std::filesystem;
 
 void make_output_dir(const std::string& dir) {
@@ -124,9 +124,12 @@ TrainSummary train_job(const config::RunConfig& cfg, const std::string& dir, Tra
   };
   hooks.on_checkpoint = [&](long step) {
     config::save_checkpoint(ck_dir, {step, names, learner->params(), learner->adam()});
-    if (kind == TrainKind::energy)
+    if (kind == TrainKind::energy) {
+      learn::TrainingRecord record = cfg.training_record();
+      record.steps_done = step;
       config::save_model_dir(dir + "/model", net, "trained by eqsim, step " + std::to_string(step),
-                             cfg.task == config::Task::diffusion ? &schedule : nullptr);
+                             cfg.task == config::Task::diffusion ? &schedule : nullptr, &record);
+    }
     else config::save_mlp_dir(dir + "/model", mlp);
   };
   learn::train(*learner, batch_source(cfg, digits.images), cfg.train, sum.resumed_from, hooks);
@@ -212,8 +215,8 @@ void write_record(const std::string& path, nlohmann::json record, const std::str
 void warn_spice_cost(const learn::SampleOptions& opt, long steps, long elements) {
   if (opt.n <= spice_warn_samples) return;
   fmt::print(stderr,
-             "warning: --backend spice runs ngspice once per sample and sampler step: {} x {} = {} runs of a {}-element "
-             "circuit, one at a time; this is slow (--backend ode relaxes all samples as one batch)\n",
+             "warning: this backend runs once per sample and sampler step: {} x {} = {} runs of a {}-element "
+             "circuit, one at a time; this is slow (a batched backend such as ode relaxes all samples as one batch)\n",
              opt.n, steps, opt.n * steps, elements);
 }
 
@@ -245,7 +248,7 @@ Eigen::MatrixXd sample_circuit_job(const std::string& model_dir, const learn::Sa
     progress.update(done, fmt::format("{} not settled", st.not_settled));
   };
   CircuitVelocity cv(net, copt);
-  if (circuit.backend == "spice") warn_spice_cost(opt, steps, cv.element_count());
+  if (!cv.batched()) warn_spice_cost(opt, steps, cv.element_count());
   Eigen::MatrixXd x;
   try {
     x = run_sampler(cv, net.size(net.spec().visible), opt, schedule);
@@ -308,4 +311,4 @@ std::vector<learn::GradcheckRow> gradcheck_job(const config::RunConfig& cfg, con
   return rows;
 }
 
-}  // namespace eqsim::cli
+}  // namespace eqsim::study

@@ -1,0 +1,21 @@
+#pragma once
+// The registry of backends: the only place that names them. Everything else asks
+// it for a backend by the name a user gave, or for the list to offer.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.hpp"
+
+namespace eqsim::backend {
+
+// Every backend's name, in the order help texts list them ("ode", "spice").
+const std::vector<std::string>& backend_names();
+
+// The names joined for a help text or message: "ode | spice".
+std::string backend_choices();
+
+// The backend of that name; InputError naming `flag` and the known names for another.
+std::unique_ptr<Backend> make_backend(const std::string& name, const std::string& flag = "--backend");
+
+}  // namespace eqsim::backend

@@ -1,0 +1,29 @@
+#pragma once
+// What the studies return, as plain structs the report formats (report/ depends on
+// these types, the studies on report/ to write their sections).
+#include <string>
+
+#include "metrics/quality.hpp"
+
+namespace eqsim::study {
+
+// One chip of the fidelity-vs-mismatch study (study/mismatch.hpp).
+struct MismatchRow {
+  double sigma = 0;
+  int seed = 0;                        // chip index
+  unsigned long long mismatch_seed = 0;  // the seed its devices were drawn from (eqsim netlist --mismatch-seed)
+  bool noise = false;
+  metrics::Quality deploy, insitu;  // ideal-trained weights deployed; then trained in situ on the chip
+  double gradient_cosine = 0;       // EP on the chip vs the ideal network's exact gradient
+  double equilibrium_rms = 0;       // free equilibrium, chip vs ideal, model units
+  double settle_time_median_s = 0, settle_time_max_s = 0;
+};
+
+// One device model's energy ledger, as the run's report quotes it.
+struct EnergyBrief {
+  std::string device_model, ledger_path;
+  long batch = 0;  // samples per training step booked (the training record's)
+  double analog_J = 0, gpu_backprop_J = 0, gpu_ep_sim_J = 0;
+};
+
+}  // namespace eqsim::study
