@@ -3,10 +3,16 @@
 // uninterrupted one, and outputs have the documented shapes.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fmt/format.h>
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
+#include "circuit/equivalent.hpp"
+#include "config/device_model_yaml.hpp"
 #include "study/mismatch.hpp"
 #include "config/model_dir.hpp"
 #include "cli_runner.hpp"
@@ -248,4 +254,40 @@ TEST_CASE("a model folder whose replacement was killed between its two renames i
   config::recover_interrupted_write(d);
   CHECK(config::load_model_dir(d).w(0) == net.w(0));
   CHECK_FALSE(std::filesystem::exists(d + ".old"));
+}
+
+TEST_CASE("eqsim netlist --mismatch-seed with a seed from the mismatch study's table rebuilds that chip") {
+  const std::string dir = testing::fresh_dir("cli_chip_seed");
+  REQUIRE(run_eqsim("run " + small_run_args(dir + "/run", 10) + " --set energy.enabled=false").exit_code == 0);
+  const auto rows = study::read_mismatch_csv(dir + "/run/mismatch.csv");
+  const auto row = std::find_if(rows.begin(), rows.end(), [](const study::MismatchRow& r) { return r.sigma > 0; });
+  REQUIRE(row != rows.end());
+  const std::string model = dir + "/run/ep/model", dm_path = testing::source_path("device_models/generic-65nm.yaml");
+  const auto net = config::load_model_dir(model);
+  const auto dm = circuit::with_relative_mismatch(config::load_device_model(dm_path), row->sigma);
+  const Eigen::VectorXd x_t = Eigen::VectorXd::LinSpaced(net.size(net.spec().visible), -0.8, 0.7);
+  data::write_npy(dir + "/xt.npy", x_t, true);
+
+  // The chip model's free equilibrium of chip `seed` at x_t, per visible unit.
+  auto chip_equilibrium = [&](unsigned long long seed) {
+    const circuit::EquivalentCircuit eq(net, circuit::draw_factors(net, dm, seed), dm.noise_gamma);
+    auto s = model::initial_state(net, x_t);
+    REQUIRE(eq.relax(learn::free_clamp(net, x_t), s, {model::RelaxMethod::block, 5000, 0.1, 1e-13}).converged);
+    return Eigen::VectorXd(s.u[net.spec().visible].col(0));
+  };
+  const std::string cir = dir + "/chip.cir", json = dir + "/chip.json";
+  REQUIRE(run_eqsim(fmt::format("netlist {} --device-model {} --out {} --x-t {}/xt.npy --mismatch-seed {} --relative-mismatch {}",
+                                model, dm_path, cir, dir, row->mismatch_seed, row->sigma)).exit_code == 0);
+  REQUIRE(run_eqsim("relax " + cir + " --backend ode --out " + json).exit_code == 0);
+  const auto j = nlohmann::json::parse(std::ifstream(json));
+  Eigen::VectorXd netlisted(x_t.size());
+  for (Eigen::Index i = 0; i < x_t.size(); ++i)
+    netlisted(i) = j["nodes"][circuit::unit_node(net, net.spec().visible, static_cast<int>(i))]["final_V"].get<double>() /
+                   dm.v_unit_V;
+  const double err = (netlisted - chip_equilibrium(row->mismatch_seed)).cwiseAbs().maxCoeff();
+  const double other = (netlisted - chip_equilibrium(row->mismatch_seed + 1)).cwiseAbs().maxCoeff();
+  MESSAGE("chip seed " << row->mismatch_seed << " at sigma " << row->sigma << ": netlist (ode) vs chip model " << err
+                       << " model units; vs the next seed's chip " << other);
+  CHECK(err < 1e-4);        // the relaxation's settling tolerance is 1e-4 V = 1e-3 model units; tanh offsets to third order
+  CHECK(other > 20 * err);  // another seed is another chip
 }

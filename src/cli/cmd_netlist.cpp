@@ -1,4 +1,4 @@
-// eqsim netlist MODEL_DIR --device-model DM --out F.cir [--mismatch-seed S]:
+// eqsim netlist MODEL_DIR --device-model DM --out F.cir [--mismatch-seed S [--relative-mismatch SIGMA]]:
 // the circuit of a trained model as an ngspice netlist (DESIGN.md §5).
 #include <memory>
 #include <optional>
@@ -18,13 +18,18 @@ namespace {
 struct NetlistArgs {
   std::string model_dir, device_model, out, x_t_npy;
   std::optional<unsigned long long> mismatch_seed;
+  std::optional<double> relative_mismatch;
   double t_stop_s = 0;
   int condition_level = -1;
 };
 
 void run_netlist(const NetlistArgs& a) {
   const auto net = config::load_model_dir(a.model_dir);
-  const auto dm = config::load_device_model(a.device_model);
+  auto dm = config::load_device_model(a.device_model);
+  if (a.relative_mismatch) {
+    if (!(*a.relative_mismatch >= 0)) throw InputError("command line", "--relative-mismatch", "must be >= 0");
+    dm = circuit::with_relative_mismatch(dm, *a.relative_mismatch);
+  }
   circuit::NetlistOptions opt;
   opt.mismatch_seed = a.mismatch_seed;
   opt.model_name = a.model_dir;
@@ -48,6 +53,9 @@ void add_netlist_command(CLI::App& app) {
   cmd->add_option("--device-model", a->device_model, "device model YAML (device_models/*.yaml)")->required();
   cmd->add_option("--out", a->out, "netlist file (.cir)")->required();
   cmd->add_option("--mismatch-seed", a->mismatch_seed, "draw device mismatch from this seed (default: ideal circuit)");
+  cmd->add_option("--relative-mismatch", a->relative_mismatch,
+                  "every device's relative mismatch sigma instead of the device model's (as the mismatch study sets it; "
+                  "with its mismatch_seed column this rebuilds one of its chips)");
   cmd->add_option("--x-t", a->x_t_npy, "spring targets x_t, model units (.npy vector; default zeros)");
   cmd->add_option("--t-stop-s", a->t_stop_s, ".tran stop time (default 200 node time constants)");
   cmd->add_option("--condition-level", a->condition_level,

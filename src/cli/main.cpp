@@ -6,11 +6,15 @@
 
 #include "cli/commands.hpp"
 #include "study/outcome.hpp"
+#include "study/run.hpp"
 #include "data/error.hpp"
 
 int main(int argc, char** argv) {
   Eigen::setNbThreads(1);  // parallel work runs in column chunks (model::column_chunks)
   CLI::App app{"eqsim: co-design analog hardware that trains itself with Equilibrium Propagation"};
+  std::string version = std::string("eqsim ") + EQSIM_VERSION + " (git " + eqsim::study::git_revision() + ")";
+  for (const auto& v : eqsim::study::versions()) version += "\n" + v;
+  app.set_version_flag("--version", version, "print eqsim's version, git revision and library/engine versions");
   app.require_subcommand(1);
   eqsim::cli::add_train_command(app);
   eqsim::cli::add_sample_command(app);

@@ -52,20 +52,6 @@ Eigen::MatrixXd sample_stage(const std::string& model_dir, const learn::SampleOp
   return x;
 }
 
-// Library and backend versions for the report header.
-std::vector<std::string> versions() {
-  std::vector<std::string> v{fmt::format("Eigen {}.{}.{}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION)};
-  for (const auto& b : backend::backend_names()) {
-    try {
-      const auto backend = backend::make_backend(b);
-      v.push_back(fmt::format("backend {}: {}", backend->name(), backend->version()));
-    } catch (const std::exception& e) {
-      v.push_back(fmt::format("backend {}: unavailable ({})", b, e.what()));
-    }
-  }
-  return v;
-}
-
 report::Figure figure(const std::string& title, const std::string& file,
                       const report::FigureResult& res) {
   if (!res.ok) fmt::print(stderr, "warning: figure {}: {}\n", file, res.message);
@@ -228,6 +214,19 @@ void energy_stage(const std::string& dir, const config::RunConfig& cfg, report::
 }  // namespace
 
 std::string git_revision() { return EQSIM_GIT_REVISION; }
+
+std::vector<std::string> versions() {
+  std::vector<std::string> v{fmt::format("Eigen {}.{}.{}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION)};
+  for (const auto& b : backend::backend_names()) {
+    try {
+      const auto backend = backend::make_backend(b);
+      v.push_back(fmt::format("backend {}: {}", backend->name(), backend->version()));
+    } catch (const std::exception& e) {
+      v.push_back(fmt::format("backend {}: unavailable ({})", b, e.what()));
+    }
+  }
+  return v;
+}
 
 RunSummary run(const RunOptions& args) {
   const auto cfg = config::load_run_config(args.config, args.sets);

@@ -25,4 +25,7 @@ RunSummary run(const RunOptions& opt);
 // The git revision this binary was built from.
 std::string git_revision();
 
+// The libraries and backend engines with their versions ("Eigen 3.4.0", "backend ode: Boost.Odeint 1.74", ...).
+std::vector<std::string> versions();
+
 }  // namespace eqsim::study
