@@ -9,6 +9,7 @@
 #include "backend/ode/ode_backend.hpp"
 #include "backend/spice/spice_backend.hpp"
 #include "circuit/equivalent.hpp"
+#include "learn/flow.hpp"
 #include "circuit/mismatch.hpp"
 #include "circuit/netlist.hpp"
 #include "circuit/netlister.hpp"
@@ -325,4 +326,39 @@ TEST_CASE("the circuit-equivalent model settles like the ode circuit and predict
     }
   MESSAGE("reading-noise variance vs ode (300 K, 4000 tau): worst ratio " << std::exp(worst));
   CHECK(std::exp(worst) < 3.0);  // per-node diagonal approximation (no coupling feedback): order of magnitude
+}
+
+TEST_CASE("chip readout: the mean of `repeats` noisy readings has 1/repeats of the variance; the ADC rounds to its LSB") {
+  const MismatchedCase mc(0.05, 0.0);
+  const Eigen::Index B = 4000;
+  const Eigen::MatrixXd x_t = mc.opt.spring_target.replicate(1, B);
+  const model::Clamp clamp = learn::free_clamp(mc.net, x_t);
+  const double T = 1e-3;  // model units
+  auto readings = [&](int repeats, int adc_bits) {
+    const circuit::EquivalentCircuit eq(mc.net, mc.factors, mc.dm.noise_gamma, {repeats, adc_bits, 2.0});
+    auto s = model::initial_state(mc.net, x_t);
+    eq.relax(clamp, s, {model::RelaxMethod::block, 400, 0.1, 0, T, 99});
+    return s;
+  };
+  const auto one = readings(1, 0);
+  for (int repeats : {4, 16}) {
+    const auto avg = readings(repeats, 0);
+    for (int m : {0, 1}) {
+      auto var = [](const Eigen::MatrixXd& u) {
+        const Eigen::VectorXd mean = u.rowwise().mean();
+        return Eigen::VectorXd((u.colwise() - mean).array().square().rowwise().sum() / double(u.cols() - 1));
+      };
+      const Eigen::VectorXd ratio = var(avg.u[m]).cwiseQuotient(var(one.u[m])) * repeats;
+      MESSAGE("module " << m << ", " << repeats << " repeats: variance x repeats / single-reading variance in ["
+                        << ratio.minCoeff() << ", " << ratio.maxCoeff() << "]");
+      CHECK(ratio.minCoeff() > 0.9);
+      CHECK(ratio.maxCoeff() < 1.1);
+    }
+  }
+  const auto q = readings(1, 6);  // LSB 4/63 model units
+  const double lsb = 4.0 / 63;
+  for (int m : {0, 1, 2}) {
+    const Eigen::ArrayXXd codes = (q.u[m].array() + 2.0) / lsb;
+    CHECK((codes - codes.round()).abs().maxCoeff() < 1e-9);
+  }
 }

@@ -10,6 +10,9 @@
 #include "learn/sampler.hpp"
 #include "learn/trainer.hpp"
 #include "metrics/quality.hpp"
+#include "metrics/stats.hpp"
+#include "learn/programmed.hpp"
+#include "helpers.hpp"
 
 using namespace eqsim;
 
@@ -127,4 +130,72 @@ TEST_CASE("quality metrics: the classifier knows the real digits; Frechet distan
   Eigen::MatrixXd noise = Eigen::MatrixXd::Random(64, 1000);
   const auto qn = metrics::evaluate_samples(noise, clf, digits);
   CHECK(qn.frechet_distance > 10 * 64 * 0.01);
+}
+
+TEST_CASE("bootstrap intervals cover the true mean at least 93 % of the time; Wilson matches its closed form") {
+  // A metric of known distribution over 16 chips, 400 repetitions: normal (mean 1, sd 0.3)
+  // and, for the record, exponential (mean 1, strongly skewed).
+  auto coverage = [](auto draw, unsigned long long seed) {
+    std::mt19937_64 rng(seed);
+    int covered = 0;
+    for (int r = 0; r < 400; ++r) {
+      std::vector<double> x(16);
+      for (auto& v : x) v = draw(rng);
+      const auto iv = metrics::bootstrap_mean(x, 1000 + r);
+      CHECK(iv.n == 16);
+      CHECK(iv.lo <= iv.mean);
+      CHECK(iv.mean <= iv.hi);
+      covered += iv.lo <= 1.0 && 1.0 <= iv.hi;
+    }
+    return covered / 400.0;
+  };
+  std::normal_distribution<double> normal(1.0, 0.3);
+  std::exponential_distribution<double> expo(1.0);
+  const double c_normal = coverage([&](std::mt19937_64& g) { return normal(g); }, 5);
+  const double c_expo = coverage([&](std::mt19937_64& g) { return expo(g); }, 6);
+  MESSAGE("coverage of nominal 95 % bootstrap intervals over 400 sets of 16 chips: normal " << c_normal << ", exponential "
+                                                                                             << c_expo);
+  CHECK(c_normal >= 0.93);
+  CHECK(c_normal <= 0.985);  // not an interval that covers by being huge
+  CHECK(c_expo >= 0.90);
+  // Wilson for 7 of 20: centre (p + z^2/2n)/(1 + z^2/n), half width z/(1+z^2/n) sqrt(p(1-p)/n + z^2/4n^2).
+  const double z = 1.959963984540054, n = 20, p = 0.35;
+  const double c = (p + z * z / (2 * n)) / (1 + z * z / n), h = z / (1 + z * z / n) * std::sqrt(p * (1 - p) / n + z * z / (4 * n * n));
+  const auto w = metrics::wilson(7, 20);
+  CHECK(w.lo == doctest::Approx(c - h).epsilon(1e-12));
+  CHECK(w.hi == doctest::Approx(c + h).epsilon(1e-12));
+  CHECK(w.lo == doctest::Approx(0.1812).epsilon(1e-3));  // tabulated: [0.181, 0.567]
+  CHECK(w.hi == doctest::Approx(0.5671).epsilon(1e-3));
+  CHECK(metrics::wilson(0, 10).lo == 0);
+  CHECK(metrics::wilson(10, 10).hi == doctest::Approx(1.0));
+}
+
+TEST_CASE("programmed weights: codes on the lsb grid; updates below one lsb reach the chip only through the shadow copy "
+          "or by stochastic rounding") {
+  model::Network net = testing::small_network(4, false);
+  learn::FlowBatch batch;
+  batch.x_t = Eigen::MatrixXd::Random(6, 8) * 0.5;
+  batch.u_t = Eigen::MatrixXd::Random(6, 8);
+  learn::GradientOptions g;
+  g.free_relax = {model::RelaxMethod::block, 60, 0.1, 1e-10};
+  g.nudged_relax = g.free_relax;
+  learn::AdamOptions adam;
+  adam.lr = 1e-4;  // far below one 6-bit lsb of the weights
+  for (auto update : {learn::WeightUpdate::shadow, learn::WeightUpdate::stochastic_rounding}) {
+    model::Network chip = net;
+    learn::ProgrammedLearner learner(chip, g, adam, {6, update, 1.25, 3});
+    const model::ParamList programmed = chip.params();
+    for (size_t a = 0; a < programmed.size(); ++a) {
+      const double lsb = 1.25 * net.params()[a].cwiseAbs().maxCoeff() / 31;
+      CHECK(((programmed[a].array() / lsb) - (programmed[a].array() / lsb).round()).abs().maxCoeff() < 1e-9);
+      CHECK((programmed[a] - net.params()[a]).cwiseAbs().maxCoeff() <= 0.5 * lsb * (1 + 1e-12));
+    }
+    for (int s = 0; s < 40; ++s) learner.learn(batch);
+    double moved = 0;
+    for (size_t a = 0; a < programmed.size(); ++a) moved += (chip.params()[a] - programmed[a]).cwiseAbs().sum();
+    MESSAGE(learn::to_string(update) << ": " << learner.writes() << " code changes in 40 steps of lr 1e-4");
+    CHECK(learner.writes() > 0);   // the small updates reach the chip ...
+    CHECK(learner.writes() < 40 * 95);  // ... but not as a rewrite of every weight at every step
+    CHECK(moved > 0);
+  }
 }

@@ -1,5 +1,7 @@
 #include "circuit/equivalent.hpp"
 
+#include <algorithm>
+
 #include <cmath>
 #include <limits>
 #include <random>
@@ -118,20 +120,33 @@ struct NodeEquations {
     return g_noise.cwiseQuotient(cap[m].cwiseProduct(restore[m]));
   }
 
-  void add_reading_noise(const model::Clamp& clamp, model::State& s, double temperature, double gamma,
-                         std::mt19937_64& rng) const {
+  // Replaces the state by the chip's reading of it (ChipReadout).
+  void read(const model::Clamp& clamp, model::State& s, double temperature, double gamma, const ChipReadout& r,
+            std::mt19937_64& rng) const {
     std::normal_distribution<double> normal(0.0, 1.0);
+    const double levels = r.adc_bits > 0 ? std::pow(2.0, r.adc_bits) - 1 : 0;
+    const double lsb = levels > 0 ? 2 * r.full_scale_model / levels : 0;
+    auto quantise = [&](double u) {
+      if (lsb == 0) return u;
+      const double code = std::clamp(std::round((u + r.full_scale_model) / lsb), 0.0, levels);
+      return code * lsb - r.full_scale_model;
+    };
     for (int m = 0; m < net.module_count(); ++m) {
       if (held(clamp, m)) continue;
-      const Eigen::VectorXd sd = (temperature * noise_ratio(m, gamma)).cwiseSqrt();
+      const Eigen::VectorXd sd = temperature > 0 ? Eigen::VectorXd((temperature * noise_ratio(m, gamma)).cwiseSqrt())
+                                                 : Eigen::VectorXd::Zero(s.u[m].rows());
       for (Eigen::Index b = 0; b < s.u[m].cols(); ++b)
-        for (Eigen::Index i = 0; i < s.u[m].rows(); ++i) s.u[m](i, b) += sd(i) * normal(rng);
+        for (Eigen::Index i = 0; i < s.u[m].rows(); ++i) {
+          double sum = 0;
+          for (int k = 0; k < r.repeats; ++k) sum += quantise(s.u[m](i, b) + (temperature > 0 ? sd(i) * normal(rng) : 0.0));
+          s.u[m](i, b) = sum / r.repeats;
+        }
       model::update_output(net, s, m);
     }
   }
 
   model::RelaxSummary relax_columns(const model::Clamp& clamp, model::State& s, const model::RelaxOptions& opt,
-                                    double gamma, unsigned long long chunk) const {
+                                    double gamma, const ChipReadout& readout, unsigned long long chunk) const {
     if (clamp.hold_visible) {
       s.u[net.spec().visible] = clamp.spring_target;
       model::update_output(net, s, net.spec().visible);
@@ -145,10 +160,10 @@ struct NodeEquations {
         break;
       }
     }
-    if (opt.temperature > 0) {
+    if (opt.temperature > 0 || readout.adc_bits > 0) {
       std::seed_seq seq{opt.noise_seed, chunk, 0x52656164ULL};
       std::mt19937_64 rng(seq);
-      add_reading_noise(clamp, s, opt.temperature, gamma, rng);
+      read(clamp, s, opt.temperature, gamma, readout, rng);
     }
     return sum;
   }
@@ -156,8 +171,11 @@ struct NodeEquations {
 
 }  // namespace
 
-EquivalentCircuit::EquivalentCircuit(const model::Network& net, DeviceFactors factors, double noise_gamma)
-    : net_(net), f_(std::move(factors)), noise_gamma_(noise_gamma) {
+EquivalentCircuit::EquivalentCircuit(const model::Network& net, DeviceFactors factors, double noise_gamma,
+                                     ChipReadout readout)
+    : net_(net), f_(std::move(factors)), noise_gamma_(noise_gamma), readout_(readout) {
+  if (readout_.repeats < 1 || readout_.adc_bits < 0 || !(readout_.full_scale_model > 0))
+    throw InputError("", "readout", "repeats >= 1, adc_bits >= 0 and a positive full scale");
   for (const auto& c : net.spec().couplings)
     if (c.kind != model::CouplingKind::dense || c.p == c.q)
       throw InputError("", "couplings", "the circuit-equivalent model handles dense couplings between two modules; '" +
@@ -173,7 +191,7 @@ model::RelaxSummary EquivalentCircuit::relax(const model::Clamp& clamp, model::S
   for (size_t k = 0; k < chunks.size(); ++k) {
     const auto [c0, n] = chunks[k];
     model::State part = model::slice(s, c0, n);
-    sums[k] = eq.relax_columns(model::slice(clamp, c0, n), part, opt, noise_gamma_, k);
+    sums[k] = eq.relax_columns(model::slice(clamp, c0, n), part, opt, noise_gamma_, readout_, k);
     for (size_t m = 0; m < s.u.size(); ++m) {
       s.u[m].middleCols(c0, n) = part.u[m];
       s.a[m].middleCols(c0, n) = part.a[m];
@@ -199,7 +217,7 @@ Eigen::RowVectorXd EquivalentCircuit::settle_time_tau(const model::Clamp& clamp,
                                                       double dt, double max_time) const {
   const NodeEquations eq(net_, f_, clamp);
   model::State end = start;
-  eq.relax_columns(clamp, end, {model::RelaxMethod::block, 2000, 0.1, 1e-3 * tol}, noise_gamma_, 0);
+  eq.relax_columns(clamp, end, {model::RelaxMethod::block, 2000, 0.1, 1e-3 * tol}, noise_gamma_, ChipReadout{}, 0);
   const Eigen::Index B = start.batch();
   auto deviation = [&](const model::State& s) {
     Eigen::RowVectorXd d = Eigen::RowVectorXd::Zero(B);

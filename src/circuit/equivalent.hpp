@@ -31,13 +31,25 @@
 
 namespace eqsim::circuit {
 
+// How the chip reads a relaxed state (the readout the energy ledger pays for): each of
+// `repeats` readings of a node carries its own thermal noise (at the relaxation's
+// temperature) and is quantised by an ADC of adc_bits over [-full_scale_model,
+// full_scale_model] (model units; codes clipped at the ends); the mean of the readings
+// is returned. adc_bits 0: no quantisation. The mean of `repeats` noisy readings has
+// 1/repeats of one reading's noise variance (test_circuit).
+struct ChipReadout {
+  int repeats = 1;
+  int adc_bits = 0;
+  double full_scale_model = 2.0;
+};
+
 class EquivalentCircuit {
  public:
   // net must outlive *this; its parameters may change between calls (in-situ training).
-  EquivalentCircuit(const model::Network& net, DeviceFactors factors, double noise_gamma);
+  EquivalentCircuit(const model::Network& net, DeviceFactors factors, double noise_gamma, ChipReadout readout = {});
 
-  // As model::relax, on the mismatched circuit; temperature > 0 adds the reading noise
-  // (stream opt.noise_seed) to the relaxed state.
+  // As model::relax, on the mismatched circuit; the relaxed state is then read as
+  // ChipReadout says (noise from stream opt.noise_seed when temperature > 0).
   model::RelaxSummary relax(const model::Clamp& clamp, model::State& s, const model::RelaxOptions& opt) const;
 
   // Per sample: the time (in tau_s) the node dynamics take from `start` until every
@@ -53,6 +65,7 @@ class EquivalentCircuit {
   const model::Network& net_;
   DeviceFactors f_;
   double noise_gamma_;
+  ChipReadout readout_;
 };
 
 }  // namespace eqsim::circuit

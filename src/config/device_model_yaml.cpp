@@ -63,4 +63,28 @@ circuit::DeviceModel load_device_model(const std::string& path) {
   return dm;
 }
 
+std::string device_model_with(const std::string& path, const std::vector<std::pair<std::string, double>>& values,
+                              const std::string& why, const std::string& why_file, const std::string& why_key) {
+  YAML::Node root = load_yaml_file(path);
+  for (const auto& [key, v] : values) {
+    YAML::Node n = root;
+    std::string rest = key;
+    for (size_t dot; !rest.empty();) {
+      dot = rest.find('.');
+      const std::string part = rest.substr(0, dot);
+      rest = dot == std::string::npos ? "" : rest.substr(dot + 1);
+      if (!n.IsMap() || !n[part]) throw InputError(why_file, why_key + key, "the device model " + path + " has no number '" + key + "'");
+      n.reset(n[part]);
+    }
+    if (!n.IsMap() || !n["value"]) throw InputError(why_file, why_key + key, "'" + key + "' in " + path + " is not a documented number");
+    n["value"] = v;
+    n.remove("source");
+    n["assumption"] = why;
+  }
+  YAML::Emitter out;
+  out.SetDoublePrecision(17);
+  out << root;
+  return std::string(out.c_str()) + "\n";
+}
+
 }  // namespace eqsim::config

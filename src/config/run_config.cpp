@@ -1,5 +1,7 @@
 #include "config/run_config.hpp"
 
+#include <cmath>
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -53,7 +55,124 @@ std::vector<T> read_list(YamlReader& r, const std::string& key, std::vector<T> d
   }
 }
 
+double read_number(const std::string& file, const std::string& key, const YAML::Node& n) {
+  try {
+    const double v = n.as<double>();
+    if (!std::isfinite(v)) throw InputError(file, key, "must be finite");
+    return v;
+  } catch (const YAML::Exception&) {
+    throw InputError(file, key, "expected a number");
+  }
+}
+
+// key: [v1, v2, ...] | {lin: [lo, hi], n: N} | {log: [lo, hi], n: N}
+ExploreAxis read_axis(const std::string& file, const std::string& key, const YAML::Node& n) {
+  const std::string where = "explore.axes." + key;
+  ExploreAxis a;
+  a.key = key;
+  a.device = key.rfind("device.", 0) == 0;
+  if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i) a.values.push_back(read_number(file, where, n[i]));
+    if (a.values.empty()) throw InputError(file, where, "an axis needs at least one value");
+    return a;
+  }
+  if (!n.IsMap() || n.size() != 2 || !n["n"] || !(n["lin"] || n["log"]))
+    throw InputError(file, where, "expected a list of values, {lin: [lo, hi], n: N} or {log: [lo, hi], n: N}");
+  a.scale = n["lin"] ? "lin" : "log";
+  const YAML::Node b = n[a.scale];
+  if (!b.IsSequence() || b.size() != 2) throw InputError(file, where + "." + a.scale, "expected [lo, hi]");
+  a.lo = read_number(file, where + "." + a.scale, b[0]);
+  a.hi = read_number(file, where + "." + a.scale, b[1]);
+  const double count = read_number(file, where + ".n", n["n"]);
+  if (count < 1 || count != std::floor(count)) throw InputError(file, where + ".n", "must be a positive integer");
+  if (!(a.hi >= a.lo)) throw InputError(file, where + "." + a.scale, "needs lo <= hi");
+  if (a.scale == "log" && !(a.lo > 0)) throw InputError(file, where + ".log", "log bounds must be positive");
+  const int N = static_cast<int>(count);
+  for (int i = 0; i < N; ++i) {
+    const double f = N == 1 ? 0.0 : static_cast<double>(i) / (N - 1);
+    a.values.push_back(a.scale == "lin" ? a.lo + f * (a.hi - a.lo) : a.lo * std::pow(a.hi / a.lo, f));
+  }
+  return a;
+}
+
+void read_explore(YamlReader& r, const std::string& file, RunConfig& c) {
+  auto& e = c.explore;
+  auto& ro = c.readout;
+  ro.repeats = r.get<int>("readout.repeats", ro.repeats);
+  ro.full_scale_model = r.get<double>("readout.full_scale_model", ro.full_scale_model);
+  if (ro.repeats < 1) throw InputError(file, "readout.repeats", "must be at least 1");
+  require_positive(file, "readout.full_scale_model", ro.full_scale_model);
+  c.weights.update = parse_enum(file, "weights.update", r.get<std::string>("weights.update", learn::to_string(c.weights.update)),
+                                learn::weight_update_from_string);
+  c.weights.headroom = r.get<double>("weights.headroom", c.weights.headroom);
+  if (!(c.weights.headroom >= 1)) throw InputError(file, "weights.headroom", "must be >= 1");
+
+  e.design = r.get<std::string>("explore.design", e.design);
+  if (e.design != "grid" && e.design != "lhs") throw InputError(file, "explore.design", "expected grid or lhs");
+  e.points = r.get<int>("explore.points", e.points);
+  e.seed = r.get<unsigned long long>("explore.seed", e.seed);
+  e.chips = r.get<int>("explore.chips", e.chips);
+  e.strategies = read_list(r, "explore.strategies", e.strategies);
+  for (const auto& s : e.strategies)
+    if (s != "deploy" && s != "insitu") throw InputError(file, "explore.strategies", "entries are deploy or insitu, got '" + s + "'");
+  if (e.strategies.empty()) throw InputError(file, "explore.strategies", "needs deploy, insitu or both");
+  if (const YAML::Node axes = r.node("explore.axes")) {
+    if (!axes.IsMap()) throw InputError(file, "explore.axes", "expected a map from key to values");
+    e.axes.clear();
+    for (const auto& kv : axes) e.axes.push_back(read_axis(file, kv.first.as<std::string>(), kv.second));
+  }
+  auto known_metric = [](const std::string& m) {
+    for (const auto& k : chip_metrics())
+      if (m == k.name) return true;
+    return false;
+  };
+  if (const YAML::Node spec = r.node("explore.spec")) {
+    if (!spec.IsMap()) throw InputError(file, "explore.spec", "expected a map from metric to {min: x} and/or {max: y}");
+    for (const auto& kv : spec) {
+      const std::string m = kv.first.as<std::string>(), where = "explore.spec." + m;
+      if (!known_metric(m)) throw InputError(file, where, "unknown metric '" + m + "'");
+      Threshold t;
+      if (!kv.second.IsMap() || kv.second.size() == 0) throw InputError(file, where, "expected {min: x} and/or {max: y}");
+      for (const auto& b : kv.second) {
+        const std::string bound = b.first.as<std::string>();
+        if (bound == "min") t.min = read_number(file, where + ".min", b.second);
+        else if (bound == "max") t.max = read_number(file, where + ".max", b.second);
+        else throw InputError(file, where + "." + bound, "unknown bound (min, max)");
+      }
+      e.spec.emplace_back(m, t);
+    }
+  }
+  e.yield_target = r.get<double>("explore.yield_target", e.yield_target);
+  if (!(e.yield_target >= 0 && e.yield_target <= 1)) throw InputError(file, "explore.yield_target", "must be in [0, 1]");
+  e.pareto_metric = r.get<std::string>("explore.pareto_metric", e.pareto_metric);
+  if (!known_metric(e.pareto_metric)) throw InputError(file, "explore.pareto_metric", "unknown metric '" + e.pareto_metric + "'");
+  e.sigma = r.get<double>("explore.sigma", e.sigma);
+  if (!(e.sigma >= 0 && e.sigma < 1)) throw InputError(file, "explore.sigma", "must be in [0, 1)");
+  e.temperature_K = r.get<double>("explore.temperature_K", e.temperature_K);
+  if (!(e.temperature_K >= 0)) throw InputError(file, "explore.temperature_K", "must be >= 0");
+  e.samples = r.get<int>("explore.samples", e.samples);
+  e.insitu_steps = r.get<int>("explore.insitu_steps", e.insitu_steps);
+  e.gradient_batch = r.get<int>("explore.gradient_batch", e.gradient_batch);
+  e.settle_tol = r.get<double>("explore.settle_tol", e.settle_tol);
+  e.device_model = r.get<std::string>("explore.device_model", e.device_model);
+  e.baseline = r.get<std::string>("explore.baseline", e.baseline);
+  for (const auto& [key, v] : {std::pair<const char*, double>{"explore.chips", e.chips}, {"explore.points", e.points},
+                               {"explore.samples", e.samples}, {"explore.gradient_batch", e.gradient_batch},
+                               {"explore.settle_tol", e.settle_tol}})
+    require_positive(file, key, v);
+  if (e.samples < 2 * 64) throw InputError(file, "explore.samples", "needs at least 128 (a Frechet distance of 64 pixels)");
+  if (e.insitu_steps < 0) throw InputError(file, "explore.insitu_steps", "must be >= 0");
+}
+
 }  // namespace
+
+const std::vector<ChipMetric>& chip_metrics() {
+  static const std::vector<ChipMetric> m{{"frechet_rise", false},          {"gradient_cosine", true},
+                                         {"equilibrium_rms_model", false}, {"settle_time_s", false},
+                                         {"coverage", true},               {"confidence", true},
+                                         {"writes_per_step", false}};
+  return m;
+}
 
 learn::GradientOptions RunConfig::gradient_options() const {
   learn::GradientOptions g;
@@ -179,6 +298,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   for (int k : g.relax_steps)
     if (k < 0) throw InputError(source, "gradcheck.relax_steps", "must be >= 0 (0: converged)");
 
+  read_explore(r, source, c);
   c.baselines.exact = r.get<bool>("baselines.exact", c.baselines.exact);
   c.baselines.mlp = r.get<bool>("baselines.mlp", c.baselines.mlp);
   c.baselines.mlp_hidden = r.get<int>("baselines.mlp_hidden", c.baselines.mlp_hidden);

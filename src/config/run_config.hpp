@@ -3,9 +3,12 @@
 // sampling and evaluation settings. Any key can be overridden with --set.
 // Checklist for adding an option: add the field below with its default, read it
 // in run_config.cpp (the reader then knows the key), document it in README.md.
+#include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "learn/programmed.hpp"
 #include "learn/record.hpp"
 #include "learn/sampler.hpp"
 #include "learn/trainer.hpp"
@@ -57,6 +60,64 @@ struct EnergyStageOptions {
   bool sensitivity = true;  // the first device model's sensitivity table and tornado figure (a ledger per parameter move)
 };
 
+// How the chip reads its nodes (the ADC resolution is the device model's energy.adc_bits).
+struct ReadoutOptions {
+  int repeats = 1;                // readings averaged per node and phase (each booked by the ledger)
+  double full_scale_model = 2.0;  // ADC range [-full_scale, full_scale], model units
+};
+
+// How the chip holds its weights (codes of the device model's energy.weight_bits).
+struct WeightOptions {
+  learn::WeightUpdate update = learn::WeightUpdate::shadow;  // shadow copy or stochastic rounding
+  double headroom = 1.25;  // full scale = headroom * largest |value| of each array as deployed
+};
+
+// A threshold a chip must meet on one metric (explore.spec).
+struct Threshold {
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+};
+
+// One axis of the design space: a run-config key (train.beta, readout.repeats, ...) or,
+// prefixed `device.`, a key of the device model (device.c_node_F, device.energy.adc_bits).
+struct ExploreAxis {
+  std::string key;
+  std::string scale = "list";  // list, lin or log
+  std::vector<double> values;  // list; lin/log: the grid's n values between lo and hi
+  double lo = 0, hi = 0;       // lin/log bounds (Latin hypercube samples within them)
+  bool device = false;
+};
+
+// The design-space exploration (DESIGN.md §11): points (full grid or seeded Latin
+// hypercube) x chips (common random numbers: chip k has the same mismatch seed at every
+// point) x strategies, a spec per chip, a yield target and the Pareto metric.
+struct ExploreOptions {
+  std::string design = "grid";  // grid | lhs
+  int points = 8;               // lhs: number of points
+  unsigned long long seed = 0;  // Latin hypercube and bootstrap streams
+  int chips = 16;
+  std::vector<std::string> strategies{"deploy", "insitu"};
+  std::vector<ExploreAxis> axes;
+  std::vector<std::pair<std::string, Threshold>> spec;  // metric -> threshold, in the file's order
+  double yield_target = 0.9;
+  std::string pareto_metric = "frechet_rise";
+  double sigma = 0.03;          // every device's relative mismatch (circuit::with_relative_mismatch)
+  double temperature_K = 300;   // thermal noise of every reading (0: none)
+  int samples = 300;            // per chip, for sample quality
+  int insitu_steps = 100;
+  int gradient_batch = 64;
+  double settle_tol = 1e-3;     // model units
+  std::string device_model = "device_models/generic-65nm.yaml";
+  std::string baseline = "device_models/gpu-h100.yaml";
+};
+
+// The metrics a chip is measured on, each with the direction that is better.
+struct ChipMetric {
+  const char* name;
+  bool higher_is_better;
+};
+const std::vector<ChipMetric>& chip_metrics();
+
 struct BaselineOptions {
   bool exact = true;  // the same energy model trained with the exact gradient
   bool mlp = true;    // a backprop MLP velocity field of the same size
@@ -83,6 +144,9 @@ struct RunConfig {
   BaselineOptions baselines;
   MismatchStudyOptions mismatch;
   EnergyStageOptions energy;
+  ReadoutOptions readout;
+  WeightOptions weights;
+  ExploreOptions explore;
 
   learn::GradientOptions gradient_options() const;
   // What a model trained under this config records (steps_done 0).

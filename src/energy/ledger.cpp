@@ -96,10 +96,11 @@ void converter_items(const Context& c, ItemList& out) {
             {"energy_per_conversion_J", adc_J}};
   const std::string src = ep_source(c, "adc_bits, adc_fom_s_dB, adc_floor_J");
   if (c.opt.readout == Readout::units) {
-    const double n_adc = c.readout_phases * static_cast<double>(c.n.units + c.n.projection_nodes);
+    const double n_adc = c.readout_phases * static_cast<double>(c.n.units + c.n.projection_nodes) * c.opt.readout_repeats;
     in.insert(in.begin(), {"conversions", n_adc});
+    in.insert(in.begin() + 1, {"readout_repeats", double(c.opt.readout_repeats)});
     out.per_sample("analog", "adc_readout", "adc", n_adc * adc_J,
-                   "readout phases * (units + projection nodes) conversions * " + fom, std::move(in), src);
+                   "readout phases * (units + projection nodes) * readout_repeats conversions * " + fom, std::move(in), src);
   } else {
     const double n_adc = static_cast<double>(c.n.parameters);
     in.insert(in.begin(), {"conversions", n_adc});
@@ -135,13 +136,18 @@ void update_items(const Context& c, ItemList& out) {
                 "parameters * update_ops_per_parameter * update_op_J (scale, clip, Adam)",
                 {{"parameters", P}, {"update_ops_per_parameter", update_ops_per_parameter}, {"update_op_J", c.ep.update_op_J}},
                 ep_source(c, "update_op_J") + "; op count: src/energy/counts.hpp");
-  const double writes = c.m.transconductors + P - static_cast<double>(c.n.coupling_parameters);
+  const bool measured_writes = c.opt.writes_per_step >= 0;
+  const double writes = measured_writes ? c.opt.writes_per_step
+                                        : c.m.transconductors + P - static_cast<double>(c.n.coupling_parameters);
   out.per_batch("analog", "weight_write", "weight_write", writes * c.ep.weight_bits * c.ep.weight_write_J_per_bit,
-                "(transconductors + parameters not held by transconductors) * weight_bits * weight_write_J_per_bit "
-                "(each directed transconductor holds its own copy of its weight)",
+                measured_writes ? "weight codes changed per step (measured on the chips) * weight_bits * weight_write_J_per_bit"
+                                : "(transconductors + parameters not held by transconductors) * weight_bits * "
+                                  "weight_write_J_per_bit (each directed transconductor holds its own copy of its weight)",
                 {{"writes", writes}, {"transconductors", double(c.m.transconductors)}, {"weight_bits", c.ep.weight_bits},
                  {"weight_write_J_per_bit", c.ep.weight_write_J_per_bit}},
-                "netlist (transconductor count); " + ep_source(c, "weight_bits, weight_write_J_per_bit"));
+                (measured_writes ? std::string("in-situ training on the chip model (code changes); ")
+                                 : std::string("netlist (transconductor count); ")) +
+                    ep_source(c, "weight_bits, weight_write_J_per_bit"));
 }
 
 void backprop_items(const Context& c, ItemList& out) {

@@ -29,6 +29,8 @@ struct LedgerOptions {
   Readout readout = Readout::units;
   int ep_sim_free_steps = 300;    // GPU EP simulation: relaxation steps of the free phase (seed code: 300 Euler steps)
   int ep_sim_nudged_steps = 300;  // ... and of each nudged phase
+  int readout_repeats = 1;        // readings averaged per node and readout phase: each one an ADC conversion
+  double writes_per_step = -1;    // weight codes that change per step, as measured on a chip; < 0: every device rewritten
 };
 
 struct LineItem {

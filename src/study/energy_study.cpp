@@ -189,6 +189,8 @@ nlohmann::json inputs_json(const EnergyOptions& a, const EnergyStep& st, const e
           {"batch_given", given(a.batch)},
           {"batch_used", st.batch},
           {"readout", a.readout},
+          {"readout_repeats", a.readout_repeats},
+          {"writes_per_step", a.writes_per_step >= 0 ? nlohmann::json(a.writes_per_step) : nlohmann::json("every device")},
           {"ep_sim_free_steps_given", given(a.ep_sim_free_steps)},
           {"ep_sim_free_steps_used", st.ep_sim_free_steps},
           {"ep_sim_nudged_steps_given", given(a.ep_sim_nudged_steps)},
@@ -287,6 +289,7 @@ energy::MeasureOptions measure_options(const EnergyOptions& a, const backend::Ba
 
 void EnergyOptions::validate() const {
   if (samples < 1) throw InputError("", "--samples", "must be at least 1");
+  if (readout_repeats < 1) throw InputError("", "readout.repeats", "must be at least 1");
   if (batch && *batch < 1) throw InputError("", "--batch", "must be at least 1");
   if (beta && !(*beta > 0)) throw InputError("", "--beta", "must be positive");
   if (!(t_stop_tau > 0)) throw InputError("", "--t-stop-tau", "must be positive");
@@ -312,7 +315,7 @@ EnergySummary energy_study(const EnergyOptions& a) {
   const auto gpu = config::load_gpu_model(a.baseline);
   const EnergyStep st = energy_step(a);
   const energy::LedgerOptions lopt{st.batch, energy::readout_from_string(a.readout), st.ep_sim_free_steps,
-                                   st.ep_sim_nudged_steps};
+                                   st.ep_sim_nudged_steps, a.readout_repeats, a.writes_per_step};
   const auto in = step_inputs(a, st, net);
   auto backend = backend::make_backend(a.backend);
   const auto mopt = measure_options(a, *backend);

@@ -34,6 +34,8 @@ struct EnergyOptions {
   double t_stop_tau = 1000;
   std::optional<unsigned long long> mismatch_seed;
   bool sensitivity = true;
+  int readout_repeats = 1;        // ADC readings averaged per node and phase
+  double writes_per_step = -1;    // measured weight-code changes per step; < 0: every device rewritten
 
   // InputError naming the flag for a value out of range.
   void validate() const;

@@ -11,6 +11,7 @@
 
 #include "circuit/equivalent.hpp"
 #include "circuit/netlister.hpp"
+#include "study/chip.hpp"
 #include "study/jobs.hpp"
 #include "study/progress.hpp"
 #include "config/device_model_yaml.hpp"
@@ -24,11 +25,6 @@ namespace eqsim::study {
 
 namespace {
 
-}  // namespace
-
-unsigned long long chip_mismatch_seed(int chip) { return 1000 + static_cast<unsigned long long>(chip); }
-
-namespace {
 
 model::Relaxer relaxer_of(const circuit::EquivalentCircuit& eq) {
   return [&eq](const model::Clamp& c, model::State& s, const model::RelaxOptions& o) { return eq.relax(c, s, o); };

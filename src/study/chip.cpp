@@ -1,0 +1,143 @@
+#include "study/chip.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "circuit/netlister.hpp"
+#include "data/npy.hpp"
+#include "learn/sampler.hpp"
+#include "learn/trainer.hpp"
+#include "study/jobs.hpp"
+
+namespace eqsim::study {
+
+unsigned long long chip_mismatch_seed(int chip) { return 1000 + static_cast<unsigned long long>(chip); }
+
+double ChipMetrics::get(const std::string& m) const {
+  if (m == "frechet_rise") return frechet_rise;
+  if (m == "gradient_cosine") return gradient_cosine;
+  if (m == "equilibrium_rms_model") return equilibrium_rms_model;
+  if (m == "settle_time_s") return settle_time_s;
+  if (m == "coverage") return coverage;
+  if (m == "confidence") return confidence;
+  if (m == "writes_per_step") return writes_per_step;
+  throw std::logic_error("unknown chip metric " + m);
+}
+
+namespace {
+
+model::Relaxer relaxer_of(const circuit::EquivalentCircuit& eq) {
+  return [&eq](const model::Clamp& c, model::State& s, const model::RelaxOptions& o) { return eq.relax(c, s, o); };
+}
+
+model::RelaxOptions with_noise(model::RelaxOptions o, double temperature) {
+  o.temperature = temperature;
+  return o;
+}
+
+double rms(const model::State& a, const model::State& b) {
+  double sq = 0;
+  long n = 0;
+  for (size_t m = 0; m < a.u.size(); ++m) sq += (a.u[m] - b.u[m]).squaredNorm(), n += a.u[m].size();
+  return std::sqrt(sq / static_cast<double>(n));
+}
+
+double median(Eigen::RowVectorXd v) {
+  std::sort(v.data(), v.data() + v.size());
+  return v(v.size() / 2);
+}
+
+metrics::Quality sample_quality(const ChipContext& c, const model::Network& net, const model::Relaxer& r,
+                                double temperature, const std::string* save_path) {
+  learn::SampleOptions so = c.cfg->sample;
+  so.n = c.samples;
+  so.readout = learn::Readout::spring;
+  so.relaxer = r;
+  so.relax = with_noise(so.relax, temperature);
+  const Eigen::MatrixXd x = learn::generate(learn::energy_velocity(net, so), net.size(net.spec().visible), so);
+  if (save_path) data::write_npy(*save_path, x.transpose());
+  return metrics::evaluate_samples(x, *c.clf, *c.digits);
+}
+
+learn::GradientOptions chip_gradient(const ChipContext& c, const model::Relaxer& r) {
+  auto g = c.record->gradient;
+  g.relaxer = r;
+  g.free_relax = with_noise(g.free_relax, c.temperature);
+  g.nudged_relax = with_noise(g.nudged_relax, c.temperature);
+  return g;
+}
+
+// The chip's gradient, equilibrium and settling at weights `net` (programmed) against the
+// ideal network of the same weights.
+void measure_fidelity(const ChipContext& c, const model::Network& net, const circuit::DeviceFactors& f, int chip,
+                      ChipMetrics& out) {
+  const circuit::EquivalentCircuit eq(net, f, c.dm.noise_gamma, c.readout);
+  const circuit::EquivalentCircuit eq_exact(net, f, c.dm.noise_gamma);  // noiseless, unquantised: the circuit's own state
+  config::RunConfig bcfg = *c.cfg;  // a gradient batch of its own per chip, the same at every point
+  bcfg.train.batch_size = c.gradient_batch;
+  bcfg.train.seed = c.cfg->train.seed + 104729 + static_cast<unsigned long long>(chip);
+  const learn::FlowBatch batch = batch_source(bcfg, c.digits->images)(1);
+  auto exact_opt = c.record->gradient;
+  exact_opt.estimator = learn::Estimator::exact;
+  exact_opt.free_relax.max_steps = std::max(exact_opt.free_relax.max_steps, 200);
+  const auto exact = learn::flow_gradient(net, batch, exact_opt);
+  const auto ep = learn::flow_gradient(net, batch, chip_gradient(c, relaxer_of(eq)));
+  out.gradient_cosine = model::cosine(ep.grad, exact.grad);
+  model::State chip_state = model::initial_state(net, batch.x_t);
+  eq_exact.relax(learn::free_clamp(net, batch.x_t), chip_state, exact_opt.free_relax);
+  out.equilibrium_rms_model = rms(chip_state, exact.free_state);
+  // Node dynamics by Euler steps of 0.05 tau (stable for every node: the fastest, the
+  // visible ones on their springs, have time constants near tau / 16) on a few samples.
+  const Eigen::MatrixXd x_settle = batch.x_t.leftCols(std::min<Eigen::Index>(8, batch.x_t.cols()));
+  const Eigen::RowVectorXd settle = eq_exact.settle_time_tau(learn::free_clamp(net, x_settle),
+                                                             model::initial_state(net, x_settle), c.settle_tol, 0.05, 2000);
+  out.settle_time_s = median(settle) * circuit::tau_s(c.dm);
+}
+
+void quality_metrics(const ChipContext& c, const metrics::Quality& q, ChipMetrics& out) {
+  out.frechet = q.frechet_distance;
+  out.frechet_rise = q.frechet_distance / c.ideal_frechet - 1;
+  out.coverage = q.classes_covered;
+  out.confidence = q.mean_confidence;
+}
+
+}  // namespace
+
+double ideal_frechet(const config::RunConfig& cfg, const model::Network& net, const data::Digits& digits,
+                     const metrics::DigitClassifier& clf, int n) {
+  learn::SampleOptions so = cfg.sample;
+  so.n = n;
+  so.readout = learn::Readout::spring;
+  const Eigen::MatrixXd x = learn::generate(learn::energy_velocity(net, so), net.size(net.spec().visible), so);
+  return metrics::evaluate_samples(x, clf, digits).frechet_distance;
+}
+
+ChipResult evaluate_chip(const ChipContext& c, int chip, bool deploy, bool insitu) {
+  ChipResult res;
+  res.mismatch_seed = chip_mismatch_seed(chip);
+  const circuit::DeviceFactors f = circuit::draw_factors(*c.ideal, c.dm, res.mismatch_seed);
+  model::Network programmed = *c.ideal;
+  learn::program_weights(programmed.params(), c.weights);
+  if (deploy) {
+    res.has_deploy = true;
+    measure_fidelity(c, programmed, f, chip, res.deploy);
+    const circuit::EquivalentCircuit eq(programmed, f, c.dm.noise_gamma, c.readout);
+    quality_metrics(c, sample_quality(c, programmed, relaxer_of(eq), c.temperature, c.samples_path_deploy), res.deploy);
+  }
+  if (!insitu) return res;
+  res.has_insitu = true;
+  model::Network trained = *c.ideal;
+  const circuit::EquivalentCircuit eq(trained, f, c.dm.noise_gamma, c.readout);
+  learn::WeightProgramming wp = c.weights;
+  wp.seed = wp.seed ^ res.mismatch_seed;
+  learn::ProgrammedLearner learner(trained, chip_gradient(c, relaxer_of(eq)), c.record->train.adam, wp);
+  learn::TrainOptions topt = c.record->train;
+  topt.steps = c.insitu_steps;  // the config's batch stream from its first step: the data the chip would see again
+  if (c.insitu_steps > 0) learn::train(learner, batch_source(*c.cfg, c.digits->images), topt, 0, {});
+  measure_fidelity(c, trained, f, chip, res.insitu);
+  quality_metrics(c, sample_quality(c, trained, relaxer_of(eq), c.temperature, c.samples_path_insitu), res.insitu);
+  res.insitu.writes_per_step = c.insitu_steps > 0 ? static_cast<double>(learner.writes()) / c.insitu_steps : 0;
+  return res;
+}
+
+}  // namespace eqsim::study
