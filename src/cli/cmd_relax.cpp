@@ -31,6 +31,17 @@ nlohmann::json node_json(const backend::RelaxSummary& s) {
   return nodes;
 }
 
+nlohmann::json sources_json(const backend::RelaxSummary& s) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& src : s.sources)
+    out.push_back({{"name", src.name},
+                   {"value_V", src.value_V},
+                   {"supply", src.supply},
+                   {"energy_J", src.energy_J},
+                   {"current_A", {{"final", src.current_final_A}, {"mean", src.current_mean_A}}}});
+  return out;
+}
+
 nlohmann::json trajectory_json(const backend::RelaxSummary& s) {
   nlohmann::json nodes = nlohmann::json::object();
   for (size_t i = 0; i < s.nodes.size(); ++i) {
@@ -54,6 +65,7 @@ nlohmann::json summary_json(const RelaxArgs& a, const backend::RelaxSummary& s) 
                    {"supply_V", s.supply_V},
                    {"supply_energy_J", s.supply_energy_J},
                    {"supply_current_A", {{"final", s.supply_current_final_A}, {"mean", s.supply_current_mean_A}}},
+                   {"sources", sources_json(s)},
                    {"nodes", node_json(s)}};
   if (a.trajectory_points > 0) j["trajectory"] = trajectory_json(s);
   return j;
