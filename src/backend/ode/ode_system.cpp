@@ -232,6 +232,20 @@ class OdeSystem::Builder {
       if (it == s_.index_.end()) fail(c_.initial_line.at(node), ".ic names unknown node " + node);
       if (it->second < s_.n_state_) s_.x0_(it->second) = v;
     }
+    held_node_jump();
+  }
+
+  // As ngspice with uic: a capacitor between a held and a free node starts at the difference of their initial
+  // values, the held node's being its .ic value or 0, not its source's value. When the source then holds the node,
+  // the free node jumps with it, keeping its capacitors' charge: x0 += C^{-1} C_held^T (v_source - v_initial).
+  void held_node_jump() {
+    if (s_.held_cap_.nonZeros() == 0) return;
+    Eigen::VectorXd jump = s_.v_fixed_;
+    for (const auto& [node, v] : c_.initial_V)
+      if (const int i = s_.index_.at(node); i >= s_.n_state_) jump(i - s_.n_state_) -= v;
+    Eigen::MatrixXd dx = s_.held_cap_.transpose() * jump;
+    s_.apply_inverse_capacitance(dx);
+    s_.x0_ += dx;
   }
 
   OdeSystem& s_;

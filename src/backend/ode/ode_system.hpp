@@ -48,7 +48,9 @@ class OdeSystem {
   // -1 when the circuit has no such node.
   int node_index(const std::string& name) const;
 
-  // From .ic lines, else capacitor IC= values, else 0 (n_state).
+  // From .ic lines, else capacitor IC= values, else 0 (n_state); a free node tied by a
+  // capacitor to a source-held node moves with that node's step from its initial
+  // value (.ic or 0) to the source's value, as in ngspice's uic start.
   const Eigen::VectorXd& initial_state() const { return x0_; }
   // Values of the holding voltage sources (n_fixed).
   const Eigen::VectorXd& fixed_voltages() const { return v_fixed_; }
