@@ -196,7 +196,9 @@ std::string items_csv(const energy::Ledger& l) {
                      i.energy_J_per_sample, csv_field(i.formula), csv_field(i.source));
   const double B = static_cast<double>(l.batch);
   for (const auto& [side, v] : {std::pair{"analog", l.analog_J_per_step}, {"gpu_backprop", l.gpu_backprop_J_per_step},
-                                {"gpu_ep_sim", l.gpu_ep_sim_J_per_step}})
+                                {"gpu_ep_sim", l.gpu_ep_sim_J_per_step}, {"gpu_backprop_eager", l.backprop.eager_J},
+                                {"gpu_backprop_graph", l.backprop.graph_J}, {"gpu_ep_sim_eager", l.ep_sim.eager_J},
+                                {"gpu_ep_sim_graph", l.ep_sim.graph_J}})
     s += fmt::format("{},total,total,per_step,{:.9g},{:.9g},\"sum of the side's items\",\"\"\n", side, v, v / B);
   return s;
 }
@@ -214,6 +216,20 @@ std::string sensitivity_csv(const std::vector<energy::SensitivityRow>& rows) {
   return s;
 }
 
+nlohmann::json workload_json(const energy::GpuWorkload& w, const energy::Ledger& l) {
+  return {{"kernels_per_step", w.kernels},
+          {"syncs_per_step", w.syncs},
+          {"flop", {{"J_per_step", w.flop_J}, {"time_s_per_step", w.flop_time_s}}},
+          {"latency_eager", {{"J_per_step", w.eager_J}, {"time_s_per_step", w.eager_time_s}}},
+          {"latency_graph", {{"J_per_step", w.graph_J}, {"time_s_per_step", w.graph_time_s}}},
+          {"binding", w.binding()},
+          {"binding_J_per_step", w.binding_J()},
+          {"binding_time_s_per_step", w.binding_time_s()},
+          {"ratio_binding_to_analog", w.binding_J() / l.analog_J_per_step},
+          {"edp_J_s", energy::Ledger::edp_J_s(w)},
+          {"ratio_edp_to_analog", energy::Ledger::edp_J_s(w) / l.analog_edp_J_s()}};
+}
+
 void add_totals(nlohmann::json& j, const energy::Ledger& l) {
   const double B = static_cast<double>(l.batch);
   j["analog_J_per_step"] = l.analog_J_per_step;
@@ -225,6 +241,8 @@ void add_totals(nlohmann::json& j, const energy::Ledger& l) {
   j["ratio_gpu_backprop_to_analog"] = l.ratio_gpu_backprop_to_analog();
   j["ratio_gpu_ep_sim_to_analog"] = l.ratio_gpu_ep_sim_to_analog();
   j["analog_time_s_per_step"] = l.analog_time_s_per_step;
+  j["analog_edp_J_s"] = l.analog_edp_J_s();
+  j["gpu"] = {{"backprop", workload_json(l.backprop, l)}, {"ep_sim", workload_json(l.ep_sim, l)}};
 }
 
 nlohmann::json figures(const OutputPaths& p, const energy::Ledger& l, const std::vector<energy::SensitivityRow>& rows) {
@@ -246,8 +264,13 @@ void print_summary(const energy::Ledger& l, const energy::Measurement& m) {
   fmt::print("circuit vs trainer equilibrium: max error {:.3g} model units\n", m.model_error);
   fmt::print("analog        {:.4g} J per step ({:.4g} J per sample, batch {})\n", l.analog_J_per_step,
              l.analog_J_per_step / l.batch, l.batch);
-  fmt::print("GPU backprop  {:.4g} J per step, ratio {:.3g}\n", l.gpu_backprop_J_per_step, l.ratio_gpu_backprop_to_analog());
-  fmt::print("GPU EP sim    {:.4g} J per step, ratio {:.3g}\n", l.gpu_ep_sim_J_per_step, l.ratio_gpu_ep_sim_to_analog());
+  fmt::print("analog time   {:.4g} s per step (the batch's phases one after another), EDP {:.4g} J s\n",
+             l.analog_time_s_per_step, l.analog_edp_J_s());
+  for (const auto* w : {&l.backprop, &l.ep_sim})
+    fmt::print("{:<13} FLOPs {:.4g} J in {:.4g} s | eager {:.4g} J in {:.4g} s | graph {:.4g} J in {:.4g} s "
+               "({:.0f} kernels) | binds: {}, ratio {:.3g}, EDP ratio {:.3g}\n",
+               w->name, w->flop_J, w->flop_time_s, w->eager_J, w->eager_time_s, w->graph_J, w->graph_time_s, w->kernels,
+               w->binding(), w->binding_J() / l.analog_J_per_step, energy::Ledger::edp_J_s(*w) / l.analog_edp_J_s());
 }
 
 // Writes L.json, the CSVs and the figures.
@@ -285,8 +308,9 @@ energy::Ledger run_energy(const EnergyArgs& a) {
   const auto dm = config::load_device_model(a.device_model);
   const auto ep = config::load_energy_params(a.device_model);
   const auto gpu = config::load_gpu_model(a.baseline);
-  const energy::LedgerOptions lopt{a.batch, energy::readout_from_string(a.readout), a.ep_sim_free_steps, a.ep_sim_nudged_steps};
   const bool diffusion = !config::load_diffusion_schedule(a.model_dir).sigmas.empty();
+  const energy::LedgerOptions lopt{a.batch, energy::readout_from_string(a.readout), a.ep_sim_free_steps,
+                                   a.ep_sim_nudged_steps, !diffusion};  // flow batches are OT-paired (draw_batch)
   const auto in = step_inputs(a, net, diffusion);
   auto backend = backend::make_backend(a.backend);
   const auto mopt = measure_options(a);

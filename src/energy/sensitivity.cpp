@@ -66,7 +66,8 @@ std::vector<Knob> knobs(bool mismatch) {
   for (const auto& [key, field] : energy_param_fields())
     k.push_back({"energy." + key, "energy", energy_change(key), field_of(&Assumptions::ep, field), key == "adc_bits", false});
   for (const auto& [key, field] : gpu_model_fields()) {
-    const bool used = key.rfind("peak_", 0) != 0 && key != "tdp_W";  // peaks and TDP only check energy_per_FLOP_J
+    // Peaks only check energy_per_FLOP_J; TDP sets only the FLOP flavour's time, not an energy.
+    const bool used = key.rfind("peak_", 0) != 0 && key != "tdp_W";
     if (used) k.push_back({key, "gpu", Change::scale, field_of(&Assumptions::gpu, field), false, false});
   }
   k.push_back({"ep_sim_steps", "ledger_option", Change::steps, {}, false, false});
