@@ -159,7 +159,11 @@ nlohmann::json sensitivity_json(const energy::SensitivityRow& r) {
           {"ratio_gpu_backprop_to_analog_low", r.ratio_backprop_low},
           {"ratio_gpu_backprop_to_analog_high", r.ratio_backprop_high},
           {"ratio_gpu_ep_sim_to_analog_low", r.ratio_ep_sim_low},
-          {"ratio_gpu_ep_sim_to_analog_high", r.ratio_ep_sim_high}};
+          {"ratio_gpu_ep_sim_to_analog_high", r.ratio_ep_sim_high},
+          {"ratio_binding_backprop_to_analog_low", r.ratio_binding_backprop_low},
+          {"ratio_binding_backprop_to_analog_high", r.ratio_binding_backprop_high},
+          {"ratio_binding_ep_sim_to_analog_low", r.ratio_binding_ep_sim_low},
+          {"ratio_binding_ep_sim_to_analog_high", r.ratio_binding_ep_sim_high}};
 }
 
 nlohmann::json inputs_json(const EnergyArgs& a, const energy::StepInputs& in, bool diffusion) {
@@ -207,12 +211,15 @@ std::string sensitivity_csv(const std::vector<energy::SensitivityRow>& rows) {
   std::string s =
       "parameter,group,change,nominal,low,high,remeasured,no_effect,analog_J_per_step_low,analog_J_per_step_high,"
       "ratio_gpu_backprop_to_analog_low,ratio_gpu_backprop_to_analog_high,ratio_gpu_ep_sim_to_analog_low,"
-      "ratio_gpu_ep_sim_to_analog_high\n";
+      "ratio_gpu_ep_sim_to_analog_high,ratio_binding_backprop_to_analog_low,ratio_binding_backprop_to_analog_high,"
+      "ratio_binding_ep_sim_to_analog_low,ratio_binding_ep_sim_to_analog_high\n";
   for (const auto& r : rows)
-    s += fmt::format("{},{},{},{:.6g},{:.6g},{:.6g},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g}\n", r.parameter, r.group,
-                     csv_field(r.change), r.nominal, r.low, r.high, r.remeasured, r.no_effect, r.analog_J_per_step_low,
-                     r.analog_J_per_step_high, r.ratio_backprop_low, r.ratio_backprop_high, r.ratio_ep_sim_low,
-                     r.ratio_ep_sim_high);
+    s += fmt::format("{},{},{},{:.6g},{:.6g},{:.6g},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},"
+                     "{:.6g}\n",
+                     r.parameter, r.group, csv_field(r.change), r.nominal, r.low, r.high, r.remeasured, r.no_effect,
+                     r.analog_J_per_step_low, r.analog_J_per_step_high, r.ratio_backprop_low, r.ratio_backprop_high,
+                     r.ratio_ep_sim_low, r.ratio_ep_sim_high, r.ratio_binding_backprop_low,
+                     r.ratio_binding_backprop_high, r.ratio_binding_ep_sim_low, r.ratio_binding_ep_sim_high);
   return s;
 }
 

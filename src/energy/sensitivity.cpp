@@ -129,7 +129,9 @@ std::vector<SensitivityRow> sensitivity(const SensitivityInputs& in, const std::
     const Ledger L = evaluate(in, k, nominal, lo), H = evaluate(in, k, nominal, hi);
     rows.push_back({k.name, k.group, change_text(k.change), v0, lo, hi, k.remeasure, k.no_effect, L.analog_J_per_step,
                     H.analog_J_per_step, L.ratio_gpu_backprop_to_analog(), H.ratio_gpu_backprop_to_analog(),
-                    L.ratio_gpu_ep_sim_to_analog(), H.ratio_gpu_ep_sim_to_analog()});
+                    L.ratio_gpu_ep_sim_to_analog(), H.ratio_gpu_ep_sim_to_analog(),
+                    L.backprop.binding_J() / L.analog_J_per_step, H.backprop.binding_J() / H.analog_J_per_step,
+                    L.ep_sim.binding_J() / L.analog_J_per_step, H.ep_sim.binding_J() / H.analog_J_per_step});
   }
   return rows;
 }
