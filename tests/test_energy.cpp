@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -152,6 +153,43 @@ TEST_CASE("ledger of a bilinear network: items sum to the totals, each names for
   CHECK(s.name == "static_free");
   CHECK(s.source.find("measured") != std::string::npos);
   CHECK(s.energy_J_per_sample == doctest::Approx(st.dm.VDD_V * m.phases[0].supply_current_A * m.phases[0].settle_time_s));
+}
+
+TEST_CASE("latency-bound GPU flavour: kernels counted by hand for a small network, and which flavour binds") {
+  SmallStep st;
+  const auto m = energy::measure_step(st.net, st.dm, st.ep, st.in, st.ode, st.mopt);
+  const auto l = energy::make_ledger(st.net, st.dm, st.ep, st.gpu, m, st.lopt);
+  // x(6)-h1(7) dense, h1(7)-h2(5) bilinear rank 3: 3 GEMM layers (W; U, V), 6 parameter arrays (W, U, V, 3 biases).
+  // Backprop: data 4 + OT 6 + forward 2*3 + loss 3 + backward 4*3 + optimizer 5 = 36 kernels.
+  CHECK(l.backprop.kernels == 36);
+  // A relaxation step: dense 2 + bilinear 4 GEMMs, 3 modules * 3 updates, 1 clamp = 16 kernels; 30 + 2 * 20 steps;
+  // gradient 2 readout phases * 3 layers + 6 arrays; + data, OT, optimizer.
+  CHECK(l.ep_sim.kernels == 10 + 70 * 16 + 12 + 5);
+  for (const auto* w : {&l.backprop, &l.ep_sim}) {
+    CHECK(w->syncs == 2);  // the step's end and the host's OT assignment
+    const double graph_s = w->kernels * 0.875e-6 + 2 * 5.8e-6, eager_s = w->kernels * 3.25e-6 + 2 * 5.8e-6;
+    CHECK(w->graph_time_s == doctest::Approx(graph_s));
+    CHECK(w->eager_time_s == doctest::Approx(eager_s));
+    CHECK(w->graph_J == doctest::Approx(150 * graph_s));
+    CHECK(w->flop_time_s == doctest::Approx(w->flop_J / st.gpu.tdp_W));
+    // A 64-sample step of an 18-unit network is far below a microsecond of FLOPs: the launches bind.
+    CHECK(w->binding() == "latency_graph");
+    CHECK(w->binding_J() == w->graph_J);
+  }
+  CHECK(energy::Ledger::edp_J_s(l.backprop) == doctest::Approx(l.backprop.graph_J * l.backprop.graph_time_s));
+  CHECK(l.analog_edp_J_s() == doctest::Approx(l.analog_J_per_step * l.analog_time_s_per_step));
+  // A GPU whose launches were nearly free: the FLOP count binds again.
+  auto free_launches = st.gpu;
+  free_launches.latency_bound_power_W = 1e-9;
+  const auto f = energy::make_ledger(st.net, st.dm, st.ep, free_launches, m, st.lopt);
+  CHECK(f.backprop.binding() == "flop");
+  CHECK(f.backprop.binding_J() == doctest::Approx(l.gpu_backprop_J_per_step));
+  // Without OT pairing (denoising batches) the host assignment and its sync drop out.
+  auto no_ot = st.lopt;
+  no_ot.ot_pairing = false;
+  const auto d = energy::make_ledger(st.net, st.dm, st.ep, st.gpu, m, no_ot);
+  CHECK(d.backprop.kernels == 30);
+  CHECK(d.backprop.syncs == 1);
 }
 
 TEST_CASE("settling scales with the node time constant; sensitivity rows re-measure it") {

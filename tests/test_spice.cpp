@@ -61,25 +61,59 @@ TEST_CASE("spice and ode agree within 1e-3 v_unit on every netlist in netlists/"
   CHECK(checked >= 3);
 }
 
-TEST_CASE("spice: trnoise sources give an RC node the variance kT/C") {
-  const double C = 1e-15, R = 1e6, T = 300;  // tau = 1 ns
+// A bank of 40 independent RC nodes (1 MOhm, 1 fF: tau = 1 ns) and the options of a noisy run at 300 K.
+circuit::Circuit rc_bank() {
   std::string text = "* bank of independent RC nodes\n";
   for (int i = 0; i < 40; ++i) {
     const std::string k = std::to_string(i);
     text += "R" + k + " n" + k + " 0 1meg\nC" + k + " n" + k + " 0 1f\n";
   }
-  const auto c = circuit::parse_netlist(text, "rc_bank");
+  return circuit::parse_netlist(text, "rc_bank");
+}
+
+backend::RelaxOptions noisy_options(unsigned long long seed) {
   backend::RelaxOptions opt;
-  opt.temperature_K = T;
+  opt.temperature_K = 300;
   opt.t_stop_s = 400e-9;
   opt.steady_start_s = 20e-9;
   opt.noise_dt_s = 2e-11;
-  opt.seed = 5;
-  const auto s = backend::spice::SpiceBackend().relax(c, opt);
-  REQUIRE_MESSAGE(s.noisy, s.message);
-  const double kT_C = backend::boltzmann_J_per_K * T / C;
-  MESSAGE("mean variance " << s.var_V2.mean() << " V^2, kT/C " << kT_C << " V^2");
-  CHECK(std::abs(s.var_V2.mean() / kT_C - 1) < 0.05);
+  opt.seed = seed;
+  return opt;
+}
+
+// Correlation over every node and trajectory point of the steady parts of two runs.
+double correlation(const backend::RelaxSummary& a, const backend::RelaxSummary& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (Eigen::Index k = 0; k < a.trajectory_V.rows(); ++k) {
+    if (a.t_s[static_cast<size_t>(k)] < 20e-9) continue;
+    ab += a.trajectory_V.row(k).dot(b.trajectory_V.row(k));
+    aa += a.trajectory_V.row(k).squaredNorm();
+    bb += b.trajectory_V.row(k).squaredNorm();
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+TEST_CASE("spice: noise is seeded: same seed the same run, another seed an independent one, variance kT/C") {
+  const auto c = rc_bank();
+  backend::spice::SpiceBackend spice;
+  const auto first = spice.relax(c, noisy_options(5));
+  const auto other = spice.relax(c, noisy_options(6));
+  const auto again = spice.relax(c, noisy_options(5));  // after another seed's run in the same engine
+  REQUIRE_MESSAGE(first.noisy, first.message);
+  REQUIRE(again.trajectory_V.rows() == first.trajectory_V.rows());
+  CHECK((again.var_V2 - first.var_V2).cwiseAbs().maxCoeff() == 0);
+  CHECK((again.trajectory_V - first.trajectory_V).cwiseAbs().maxCoeff() == 0);
+  const double rho = correlation(first, other);
+  // About 40 nodes x 190 steady points spaced ~2 tau apart: an independent pair gives |rho| ~ 0.01.
+  MESSAGE("seed 5 vs seed 6: correlation " << rho << ", node variance " << first.var_V2.mean() << " vs "
+                                           << other.var_V2.mean() << " V^2");
+  CHECK(std::abs(rho) < 0.05);
+  CHECK((other.var_V2 - first.var_V2).cwiseAbs().maxCoeff() > 0);
+  const double kT_C = backend::boltzmann_J_per_K * 300 / 1e-15;
+  for (const auto* s : {&first, &other}) {
+    MESSAGE("mean variance " << s->var_V2.mean() << " V^2, kT/C " << kT_C << " V^2");
+    CHECK(std::abs(s->var_V2.mean() / kT_C - 1) < 0.05);
+  }
 }
 
 TEST_CASE("spice: failures are statuses with ngspice's message, and the engine keeps working") {

@@ -60,6 +60,17 @@ std::vector<NoiseSource> thermal_noise(const circuit::Circuit& c, double tempera
   return out;
 }
 
+std::vector<SourceSummary> voltage_sources(const circuit::Circuit& c) {
+  std::vector<SourceSummary> out;
+  for (const auto& e : c.elements) {
+    if (e.kind != circuit::ElementKind::vsource) continue;
+    std::string name = e.name;
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    out.push_back({e.name, e.value, name == c.supply});
+  }
+  return out;
+}
+
 namespace {
 
 // Time at which |v - final| falls to tol between samples k and k+1 (linear), max over nodes.
@@ -125,14 +136,34 @@ void settle_noisy(const Trace& tr, const Plan& plan, const RelaxOptions& opt, Re
                                plan.steady_start_s);
 }
 
-void supply_figures(const Trace& tr, RelaxSummary& s) {
-  double q = 0;
-  for (size_t k = 0; k + 1 < tr.t_s.size(); ++k)
-    q += 0.5 * (tr.supply_A[k] + tr.supply_A[k + 1]) * (tr.t_s[k + 1] - tr.t_s[k]);
+// The supply's index in s.sources, -1 without one.
+long supply_index(const RelaxSummary& s) {
+  for (size_t j = 0; j < s.sources.size(); ++j)
+    if (s.sources[j].supply) return static_cast<long>(j);
+  return -1;
+}
+
+// Charge (trapezoid), mean and final current and delivered energy of every source; the supply's copied to the
+// supply fields.
+void source_figures(const Trace& tr, RelaxSummary& s) {
   const double T = tr.t_s.back() - tr.t_s.front();
-  s.supply_current_final_A = tr.supply_A.back();
-  s.supply_current_mean_A = T > 0 ? q / T : tr.supply_A.back();
-  s.supply_energy_J = q * s.supply_V;
+  for (size_t j = 0; j < s.sources.size(); ++j) {
+    const auto J = static_cast<Eigen::Index>(j);
+    double q = 0;
+    for (size_t k = 0; k + 1 < tr.t_s.size(); ++k)
+      q += 0.5 * (tr.source_A[k](J) + tr.source_A[k + 1](J)) * (tr.t_s[k + 1] - tr.t_s[k]);
+    auto& src = s.sources[j];
+    src.current_final_A = tr.source_A.back()(J);
+    src.current_mean_A = T > 0 ? q / T : src.current_final_A;
+    src.energy_J = q * src.value_V;
+  }
+  if (const long k = supply_index(s); k >= 0) {
+    const auto& sup = s.sources[static_cast<size_t>(k)];
+    s.supply_V = sup.value_V;
+    s.supply_current_final_A = sup.current_final_A;
+    s.supply_current_mean_A = sup.current_mean_A;
+    s.supply_energy_J = sup.energy_J;
+  }
 }
 
 void decimate(const Trace& tr, int max_points, RelaxSummary& s) {
@@ -144,10 +175,11 @@ void decimate(const Trace& tr, int max_points, RelaxSummary& s) {
   if (max_points <= 0) keep.clear();
   s.t_s.clear();
   s.supply_current_A.clear();
+  const long sup = supply_index(s);
   s.trajectory_V.resize(static_cast<Eigen::Index>(keep.size()), s.final_V.size());
   for (size_t i = 0; i < keep.size(); ++i) {
     s.t_s.push_back(tr.t_s[keep[i]]);
-    s.supply_current_A.push_back(tr.supply_A[keep[i]]);
+    s.supply_current_A.push_back(sup < 0 ? 0.0 : tr.source_A[keep[i]](sup));
     s.trajectory_V.row(static_cast<Eigen::Index>(i)) = tr.v_V[keep[i]].transpose();
   }
 }
@@ -165,7 +197,7 @@ void analyse(const Trace& tr, const Plan& plan, const RelaxOptions& opt, bool no
   }
   if (noisy) settle_noisy(tr, plan, opt, s);
   else settle_deterministic(tr, plan, opt, s);
-  supply_figures(tr, s);
+  source_figures(tr, s);
   decimate(tr, opt.max_trajectory_points, s);
 }
 

@@ -16,7 +16,7 @@ using circuit::boltzmann_J_per_K;
 struct Plan {
   double t_stop_s = 0;
   double sample_dt_s = 0;       // output grid (and spice max step)
-  double noise_dt_s = 0;        // Euler-Maruyama step / trnoise interval (divides sample_dt_s)
+  double noise_dt_s = 0;        // Euler-Maruyama step / noise interval (spice trrandom) (divides sample_dt_s)
   double steady_start_s = 0;    // noisy runs: statistics from here
   double drift_horizon_s = 0;   // settled needs |dV/dt| at the end * this < tol
 };
@@ -36,16 +36,20 @@ struct NoiseSource {
 // pair; pairs between grounded or source-held nodes only are left out.
 std::vector<NoiseSource> thermal_noise(const circuit::Circuit& c, double temperature_K);
 
-// A full-resolution record of one run: node voltages (in `nodes` order) and
-// supply current at each time.
+// The voltage sources of c in netlist order (name, value, supply flag; no figures yet).
+std::vector<SourceSummary> voltage_sources(const circuit::Circuit& c);
+
+// A full-resolution record of one run: node voltages (in `nodes` order) and the
+// current out of each voltage source's + terminal (in voltage_sources order) at each time.
 struct Trace {
   std::vector<double> t_s;
   std::vector<Eigen::VectorXd> v_V;
-  std::vector<double> supply_A;
+  std::vector<Eigen::VectorXd> source_A;
 };
 
-// Fills status, message, final/mean/var, settle time, supply figures and the
-// decimated trajectory of s from tr (s.nodes and s.supply_V must be set).
+// Fills status, message, final/mean/var, settle time, every source's and the
+// supply's figures and the decimated trajectory of s from tr (s.nodes and
+// s.sources, from voltage_sources, must be set).
 void analyse(const Trace& tr, const Plan& plan, const RelaxOptions& opt, bool noisy, RelaxSummary& s);
 
 }  // namespace eqsim::backend

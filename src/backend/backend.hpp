@@ -24,9 +24,20 @@ struct RelaxOptions {
   double rel_tol = 1e-8;          // integrator relative tolerance
   double abs_tol_V = 1e-10;       // integrator absolute tolerance
   double sample_dt_s = 0;         // output grid / spice max step; 0: fastest RC time constant / 20
-  double noise_dt_s = 0;          // Euler-Maruyama step and trnoise interval; 0: fastest RC / 50
+  double noise_dt_s = 0;          // Euler-Maruyama step and noise interval (spice trrandom); 0: fastest RC / 50
   double steady_start_s = -1;     // noisy runs: statistics over t >= this; < 0: half the run
   int max_trajectory_points = 500;  // decimation of the returned trajectory
+};
+
+// One voltage source of the circuit over a run. The current is the one leaving
+// its + terminal into the circuit (minus ngspice's branch current), so the
+// energy it delivered is value_V times its integral: positive when it drives the
+// circuit, negative when the circuit drives it.
+struct SourceSummary {
+  std::string name;     // as written in the netlist
+  double value_V = 0;   // V(+) - V(-)
+  bool supply = false;  // the circuit's supply (every transconductor's bias)
+  double current_final_A = 0, current_mean_A = 0, energy_J = 0;
 };
 
 struct RelaxSummary {
@@ -44,6 +55,7 @@ struct RelaxSummary {
   std::vector<double> supply_current_A;    // at t_s (current delivered by the supply)
   double supply_V = 0;
   double supply_current_final_A = 0, supply_current_mean_A = 0, supply_energy_J = 0;
+  std::vector<SourceSummary> sources;      // every voltage source, in netlist order
 };
 
 // A batch of relaxations of one circuit: column j holds the listed voltage sources

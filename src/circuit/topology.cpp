@@ -46,8 +46,9 @@ void check_topology(const Circuit& c) {
       if (!is_ground(n) && !terminals.count(n))
         fail(c, e.line, e.name + " reads node " + n + ", which no element connects");
   }
+  const auto held = driven_nodes(c);  // a node a voltage source holds may feed only a control input
   for (const auto& [node, count] : terminals)
-    if (count < 2) fail(c, first_line[node], "dangling node " + node + " (only one element terminal on it)");
+    if (count < 2 && !held.count(node)) fail(c, first_line[node], "dangling node " + node + " (only one element terminal on it)");
 }
 
 NodeScales node_scales(const Circuit& c) {

@@ -20,7 +20,8 @@ struct DrivenNode {
 std::map<std::string, DrivenNode> driven_nodes(const Circuit& c);
 
 // Throws InputError naming the line for a dangling node (a single element
-// terminal on it) or a node an expression or G element reads but nothing connects.
+// terminal on it, unless a voltage source holds it) or a node an expression or G
+// element reads but nothing connects.
 void check_topology(const Circuit& c);
 
 // Capacitance to anything and conductance (resistors, self-controlled G) per

@@ -20,8 +20,13 @@ void print_summary(const study::EnergySummary& e) {
              e.step.beta);
   fmt::print("analog        {:.4g} J per step ({:.4g} J per sample, batch {})\n", l.analog_J_per_step,
              l.analog_J_per_step / l.batch, l.batch);
-  fmt::print("GPU backprop  {:.4g} J per step, ratio {:.3g}\n", l.gpu_backprop_J_per_step, l.ratio_gpu_backprop_to_analog());
-  fmt::print("GPU EP sim    {:.4g} J per step, ratio {:.3g}\n", l.gpu_ep_sim_J_per_step, l.ratio_gpu_ep_sim_to_analog());
+  fmt::print("analog time   {:.4g} s per step (the batch's phases one after another), EDP {:.4g} J s\n",
+             l.analog_time_s_per_step, l.analog_edp_J_s());
+  for (const auto* w : {&l.backprop, &l.ep_sim})
+    fmt::print("{:<13} FLOPs {:.4g} J in {:.4g} s | eager {:.4g} J in {:.4g} s | graph {:.4g} J in {:.4g} s "
+               "({:.0f} kernels) | binds: {}, ratio {:.3g}, EDP ratio {:.3g}\n",
+               w->name, w->flop_J, w->flop_time_s, w->eager_J, w->eager_time_s, w->graph_J, w->graph_time_s, w->kernels,
+               w->binding(), w->binding_J() / l.analog_J_per_step, energy::Ledger::edp_J_s(*w) / l.analog_edp_J_s());
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ struct RelaxArgs {
   std::string netlist, backend = "ode", out;
   backend::RelaxOptions opt;
   int trajectory_points = 0;
+  bool full_window = false;
 };
 
 nlohmann::json node_json(const backend::RelaxSummary& s) {
@@ -29,6 +30,17 @@ nlohmann::json node_json(const backend::RelaxSummary& s) {
     nodes[s.nodes[i]] = n;
   }
   return nodes;
+}
+
+nlohmann::json sources_json(const backend::RelaxSummary& s) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& src : s.sources)
+    out.push_back({{"name", src.name},
+                   {"value_V", src.value_V},
+                   {"supply", src.supply},
+                   {"energy_J", src.energy_J},
+                   {"current_A", {{"final", src.current_final_A}, {"mean", src.current_mean_A}}}});
+  return out;
 }
 
 nlohmann::json trajectory_json(const backend::RelaxSummary& s) {
@@ -49,11 +61,13 @@ nlohmann::json summary_json(const RelaxArgs& a, const backend::RelaxSummary& s) 
                    {"temperature_K", a.opt.temperature_K},
                    {"seed", a.opt.seed},
                    {"settle_tol_V", a.opt.settle_tol_V},
+                   {"full_window", a.full_window},
                    {"t_end_s", s.t_end_s},
                    {"settle_time_s", s.settle_time_s},
                    {"supply_V", s.supply_V},
                    {"supply_energy_J", s.supply_energy_J},
                    {"supply_current_A", {{"final", s.supply_current_final_A}, {"mean", s.supply_current_mean_A}}},
+                   {"sources", sources_json(s)},
                    {"nodes", node_json(s)}};
   if (a.trajectory_points > 0) j["trajectory"] = trajectory_json(s);
   return j;
@@ -64,6 +78,7 @@ void run_relax(const RelaxArgs& a) {
   auto backend = backend::make_backend(a.backend);
   auto opt = a.opt;
   opt.max_trajectory_points = a.trajectory_points;
+  opt.stop_when_settled = !a.full_window;
   const auto s = backend->relax(circuit, opt);
   data::write_text_atomic(a.out, summary_json(a, s).dump(2) + "\n");
   if (s.status != backend::Status::settled)
@@ -82,6 +97,10 @@ void add_relax_command(CLI::App& app) {
   cmd->add_option("--t-stop-s", a->opt.t_stop_s, "stop time (0: the netlist's .tran)")->capture_default_str();
   cmd->add_option("--seed", a->opt.seed, "noise seed")->capture_default_str();
   cmd->add_option("--settle-tol-V", a->opt.settle_tol_V, "settling tolerance")->capture_default_str();
+  cmd->add_flag("--full-window,!--stop-when-settled", a->full_window,
+               "run to the stop time even once settled (the ode backend stops early by default); every source's "
+               "energy then covers the same window as ngspice's")
+      ->capture_default_str();
   cmd->add_option("--trajectory-points", a->trajectory_points, "decimated trajectory points in the JSON (0: none)")
       ->capture_default_str();
   cmd->callback([a] { run_relax(*a); });

@@ -27,8 +27,13 @@ NetworkCounts count_network(const model::Network& net) {
       n.projection_nodes += 2L * spec.rank;
     }
     flop += coupling_FLOP(net, c);
+    n.layers += spec.kind == model::CouplingKind::bilinear ? 2 : 1;
+    n.relax_step_kernels += spec.kind == model::CouplingKind::bilinear ? 4 : (spec.p == spec.q ? 1 : 2);
   }
   n.relax_step_FLOP = flop;
+  n.modules = net.module_count();
+  n.parameter_arrays = static_cast<long>(net.params().size());
+  n.relax_step_kernels += module_update_kernels * static_cast<double>(n.modules) + clamp_kernels;
   return n;
 }
 

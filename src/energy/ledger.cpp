@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <tuple>
+
 #include "data/error.hpp"
 #include "energy/counts.hpp"
 
@@ -209,6 +211,79 @@ void ep_sim_items(const Context& c, ItemList& out) {
                 gpu_source(c, "activation_bytes, optimizer_state_bytes_per_parameter, memory_energy_J_per_byte"));
 }
 
+// A group of kernels of one GPU workload's step.
+struct KernelPart {
+  std::string name;
+  double kernels;
+  std::string formula;
+};
+
+// The latency-bound price of a workload: each part's kernels at the per-kernel time of eager and of graph-replayed
+// launches, and the step's host synchronisations, at latency_bound_power_W (sides <workload>_eager, _graph). Each
+// kernel's own work is taken to hide under its launch; where it does not, the FLOP flavour is the larger and binds.
+void latency_items(const Context& c, const std::string& workload, const std::vector<KernelPart>& parts, double syncs,
+                   ItemList& out) {
+  const double P = c.gpu.latency_bound_power_W;
+  const std::string src = "; kernel counts: src/energy/counts.hpp (assumptions)";
+  for (const auto& [mode, key, t_s] : {std::tuple{"eager", "eager_kernel_s", c.gpu.eager_kernel_s},
+                                       std::tuple{"graph", "graph_kernel_s", c.gpu.graph_kernel_s}}) {
+    const std::string side = workload + "_" + mode;
+    for (const auto& k : parts)
+      out.per_batch(side, side + "_" + k.name, "kernels", k.kernels * t_s * P,
+                    "(" + k.formula + ") kernels * " + key + " * latency_bound_power_W",
+                    {{"kernels", k.kernels}, {key, t_s}, {"latency_bound_power_W", P}},
+                    gpu_source(c, std::string(key) + ", latency_bound_power_W") + src);
+    out.per_batch(side, side + "_syncs", "syncs", syncs * c.gpu.sync_s * P,
+                  std::string(c.opt.ot_pairing ? "(1 per step + 1 for the host's OT assignment)" : "(1 per step)") +
+                      " syncs * sync_s * latency_bound_power_W",
+                  {{"syncs", syncs}, {"sync_s", c.gpu.sync_s}, {"latency_bound_power_W", P}},
+                  gpu_source(c, "sync_s, latency_bound_power_W"));
+  }
+}
+
+double pairing_kernels(const Context& c) { return data_kernels + (c.opt.ot_pairing ? ot_kernels : 0.0); }
+double step_syncs(const Context& c) { return 1 + (c.opt.ot_pairing ? 1.0 : 0.0); }
+
+double sum_kernels(const std::vector<KernelPart>& parts) {
+  double k = 0;
+  for (const auto& p : parts) k += p.kernels;
+  return k;
+}
+
+std::vector<KernelPart> backprop_kernels(const Context& c) {
+  const double L = static_cast<double>(c.n.layers);
+  return {{"data_pairing", pairing_kernels(c), "data_kernels + ot_kernels when OT-paired"},
+          {"forward", forward_kernels_per_layer * L, "forward_kernels_per_layer * layers"},
+          {"loss", loss_kernels, "loss_kernels"},
+          {"backward", backward_kernels_per_layer * L, "backward_kernels_per_layer * layers"},
+          {"optimizer", optimizer_kernels, "optimizer_kernels"}};
+}
+
+std::vector<KernelPart> ep_sim_kernels(const Context& c) {
+  const double nudged = static_cast<double>(c.m.phases.size()) - 1;
+  const double steps = c.opt.ep_sim_free_steps + nudged * c.opt.ep_sim_nudged_steps;
+  const double grad = c.readout_phases * static_cast<double>(c.n.layers) + static_cast<double>(c.n.parameter_arrays);
+  return {{"data_pairing", pairing_kernels(c), "data_kernels + ot_kernels when OT-paired"},
+          {"relaxation", steps * c.n.relax_step_kernels, "relax steps * relax_step_kernels"},
+          {"gradient", grad, "readout phases * layers + parameter arrays"},
+          {"optimizer", optimizer_kernels, "optimizer_kernels"}};
+}
+
+// A workload's three prices from the ledger's items.
+GpuWorkload workload(const Ledger& l, const GpuModel& gpu, const std::string& name, double kernels, double syncs) {
+  GpuWorkload w;
+  w.name = name;
+  w.kernels = kernels;
+  w.syncs = syncs;
+  w.flop_J = side_total_J(l, name);
+  w.flop_time_s = w.flop_J / gpu.tdp_W;
+  w.eager_J = side_total_J(l, name + "_eager");
+  w.eager_time_s = w.eager_J / gpu.latency_bound_power_W;
+  w.graph_J = side_total_J(l, name + "_graph");
+  w.graph_time_s = w.graph_J / gpu.latency_bound_power_W;
+  return w;
+}
+
 void check_options(const LedgerOptions& opt, const Measurement& m) {
   if (opt.batch < 1) throw InputError("", "batch", "must be at least 1");
   if (opt.ep_sim_free_steps < 1 || opt.ep_sim_nudged_steps < 1)
@@ -237,6 +312,9 @@ Ledger make_ledger(const model::Network& net, const circuit::DeviceModel& dm, co
   update_items(c, out);
   backprop_items(c, out);
   ep_sim_items(c, out);
+  const auto bp_kernels = backprop_kernels(c), ep_kernels = ep_sim_kernels(c);
+  latency_items(c, "gpu_backprop", bp_kernels, step_syncs(c), out);
+  latency_items(c, "gpu_ep_sim", ep_kernels, step_syncs(c), out);
   Ledger l;
   l.items = out.take();
   l.batch = opt.batch;
@@ -245,6 +323,8 @@ Ledger make_ledger(const model::Network& net, const circuit::DeviceModel& dm, co
   l.gpu_backprop_J_per_step = side_total_J(l, "gpu_backprop");
   l.gpu_ep_sim_J_per_step = side_total_J(l, "gpu_ep_sim");
   for (const auto& p : m.phases) l.analog_time_s_per_step += static_cast<double>(opt.batch) * p.settle_time_s;
+  l.backprop = workload(l, gpu, "gpu_backprop", sum_kernels(bp_kernels), step_syncs(c));
+  l.ep_sim = workload(l, gpu, "gpu_ep_sim", sum_kernels(ep_kernels), step_syncs(c));
   return l;
 }
 

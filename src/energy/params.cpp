@@ -36,7 +36,11 @@ const FieldTable<GpuModel>& gpu_model_fields() {
                                {"energy_per_FLOP_J", &G::energy_per_FLOP_J},
                                {"memory_energy_J_per_byte", &G::memory_energy_J_per_byte},
                                {"activation_bytes", &G::activation_bytes},
-                               {"optimizer_state_bytes_per_parameter", &G::optimizer_state_bytes_per_parameter}};
+                               {"optimizer_state_bytes_per_parameter", &G::optimizer_state_bytes_per_parameter},
+                               {"eager_kernel_s", &G::eager_kernel_s},
+                               {"graph_kernel_s", &G::graph_kernel_s},
+                               {"sync_s", &G::sync_s},
+                               {"latency_bound_power_W", &G::latency_bound_power_W}};
   return f;
 }
 
@@ -73,6 +77,10 @@ void validate(const GpuModel& g) {
     const double v = g.*field;
     if (!(v > 0) || !std::isfinite(v)) throw InputError(g.source, key, "must be a positive number, got " + std::to_string(v));
   }
+  if (g.latency_bound_power_W > g.tdp_W)
+    throw InputError(g.source, "latency_bound_power_W", "above the board's tdp_W");
+  if (g.graph_kernel_s > g.eager_kernel_s)
+    throw InputError(g.source, "graph_kernel_s", "above eager_kernel_s (a captured graph does not launch slower)");
   const double peak_J = g.tdp_W / peak_FLOP_per_s(g);
   if (g.energy_per_FLOP_J < peak_J)
     throw InputError(g.source, "energy_per_FLOP_J",

@@ -43,6 +43,13 @@ struct GpuModel {
   double memory_energy_J_per_byte = 0;    // off-chip (HBM) traffic
   double activation_bytes = 0;            // bytes per activation value in `precision`
   double optimizer_state_bytes_per_parameter = 0;  // weights, gradient and optimiser moments kept per parameter
+  // Latency-bound flavour: a step of a small network is a chain of tiny kernels,
+  // each costing its launch rather than its FLOPs, at the board power of a GPU
+  // kept busy by launches (far below TDP, far above its FLOP share).
+  double eager_kernel_s = 0;              // one small kernel launched from the host (launch-bound issue rate)
+  double graph_kernel_s = 0;              // one small kernel replayed from a captured CUDA graph
+  double sync_s = 0;                      // one host-device synchronisation (a value the host must read)
+  double latency_bound_power_W = 0;       // board power while it runs a stream of tiny kernels
 };
 
 // A numeric field and its YAML key.
@@ -59,8 +66,9 @@ const FieldTable<GpuModel>& gpu_model_fields();
 void validate(const EnergyParams& p);
 
 // Throws InputError(source, key, ...) for a non-positive value, an unknown
-// precision, or an energy per FLOP below the board's own peak efficiency
-// tdp_W / peak rate (no GPU does better than its peak).
+// precision, an energy per FLOP below the board's own peak efficiency
+// tdp_W / peak rate (no GPU does better than its peak), a latency-bound power
+// above tdp_W, or a graph-replayed kernel slower than an eager one.
 void validate(const GpuModel& g);
 
 // Peak FLOP rate of g in its baseline precision.

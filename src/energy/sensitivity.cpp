@@ -66,7 +66,8 @@ std::vector<Knob> knobs(bool mismatch) {
   for (const auto& [key, field] : energy_param_fields())
     k.push_back({"energy." + key, "energy", energy_change(key), field_of(&Assumptions::ep, field), key == "adc_bits", false});
   for (const auto& [key, field] : gpu_model_fields()) {
-    const bool used = key.rfind("peak_", 0) != 0 && key != "tdp_W";  // peaks and TDP only check energy_per_FLOP_J
+    // Peaks only check energy_per_FLOP_J; TDP sets only the FLOP flavour's time, not an energy.
+    const bool used = key.rfind("peak_", 0) != 0 && key != "tdp_W";
     if (used) k.push_back({key, "gpu", Change::scale, field_of(&Assumptions::gpu, field), false, false});
   }
   k.push_back({"ep_sim_steps", "ledger_option", Change::steps, {}, false, false});
@@ -128,7 +129,9 @@ std::vector<SensitivityRow> sensitivity(const SensitivityInputs& in, const std::
     const Ledger L = evaluate(in, k, nominal, lo), H = evaluate(in, k, nominal, hi);
     rows.push_back({k.name, k.group, change_text(k.change), v0, lo, hi, k.remeasure, k.no_effect, L.analog_J_per_step,
                     H.analog_J_per_step, L.ratio_gpu_backprop_to_analog(), H.ratio_gpu_backprop_to_analog(),
-                    L.ratio_gpu_ep_sim_to_analog(), H.ratio_gpu_ep_sim_to_analog()});
+                    L.ratio_gpu_ep_sim_to_analog(), H.ratio_gpu_ep_sim_to_analog(),
+                    L.backprop.binding_J() / L.analog_J_per_step, H.backprop.binding_J() / H.analog_J_per_step,
+                    L.ep_sim.binding_J() / L.analog_J_per_step, H.ep_sim.binding_J() / H.analog_J_per_step});
   }
   return rows;
 }

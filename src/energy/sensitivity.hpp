@@ -22,6 +22,9 @@ struct SensitivityRow {
   double analog_J_per_step_low = 0, analog_J_per_step_high = 0;
   double ratio_backprop_low = 0, ratio_backprop_high = 0;
   double ratio_ep_sim_low = 0, ratio_ep_sim_high = 0;
+  // The same against each workload's binding flavour (GpuWorkload::binding_J).
+  double ratio_binding_backprop_low = 0, ratio_binding_backprop_high = 0;
+  double ratio_binding_ep_sim_low = 0, ratio_binding_ep_sim_high = 0;
 };
 
 // Everything the nominal ledger was made from.

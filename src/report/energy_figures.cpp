@@ -15,7 +15,9 @@ namespace {
 const char* const kTerminalOptions = "noenhanced font 'sans,10'";
 
 const std::vector<std::string>& sides() {
-  static const std::vector<std::string> s{"analog", "gpu_backprop", "gpu_ep_sim"};
+  static const std::vector<std::string> s{"analog",           "gpu_backprop",     "gpu_backprop_eager",
+                                          "gpu_backprop_graph", "gpu_ep_sim",     "gpu_ep_sim_eager",
+                                          "gpu_ep_sim_graph"};
   return s;
 }
 
@@ -24,7 +26,8 @@ std::string colour(const std::string& category) {
   static const std::map<std::string, std::string> c{
       {"static", "#332288"}, {"dynamic", "#88ccee"},     {"clamp_drive", "#44aa99"}, {"dac", "#117733"},
       {"adc", "#999933"},    {"local_products", "#ddcc77"}, {"accumulation", "#ee8866"}, {"optimizer", "#bbcc33"},
-      {"weight_write", "#cc6677"}, {"compute", "#882255"}, {"memory", "#aa4499"}};
+      {"weight_write", "#cc6677"}, {"compute", "#882255"}, {"memory", "#aa4499"}, {"kernels", "#661100"},
+      {"syncs", "#6699cc"}};
   const auto it = c.find(category);
   return it == c.end() ? "#bbbbbb" : it->second;
 }
@@ -62,11 +65,11 @@ FigureResult plot_energy_breakdown(const energy::Ledger& l, const std::string& p
   std::string s = fmt::format(
       "set multiplot layout 1,2 title 'Energy per training step (batch {}, {} readout)'\n"
       "set style fill solid 0.8 border -1\nset boxwidth 0.6\nset grid y\nunset key\n"
-      "set logscale y\nset format y '%.0e'\nset ylabel 'J per training step'\nset xrange [-0.6:2.6]\n"
-      "set title 'totals'\n"
+      "set logscale y\nset format y '%.0e'\nset ylabel 'J per training step'\nset xrange [-0.6:{}]\n"
+      "set xtics rotate by -30\nset title 'totals'\n"
       "plot {} using 0:2:xtic(1) with boxes lc rgb '#4477aa', '' using 0:2:(sprintf('%.3g J', $2)) with labels "
       "offset 0,1\n",
-      l.batch, l.readout, gnuplot_quoted(dat));
+      l.batch, l.readout, static_cast<double>(sides().size()) - 0.4, gnuplot_quoted(dat));
   s += "unset logscale y\nset format y '%g'\nset yrange [0:100]\nset ylabel 'share of the side total (%)'\n"
        "set title 'composition'\nset style data histograms\nset style histogram rowstacked\nset key outside right\n"
        "set boxwidth 0.6\nplot ";

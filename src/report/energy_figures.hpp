@@ -11,8 +11,9 @@
 namespace eqsim::report {
 
 // Two panels: J per training step of the analog substrate and both GPU
-// baselines (log scale, labelled), and each side's composition by category as
-// stacked bars (share of its total).
+// workloads in every flavour (FLOP count, latency-bound eager and graph; log
+// scale, labelled), and each side's composition by category as stacked bars
+// (share of its total).
 FigureResult plot_energy_breakdown(const energy::Ledger& ledger, const std::string& png);
 
 // Tornado: for the max_rows parameters that move the ratios most, the ratio

@@ -163,7 +163,11 @@ nlohmann::json sensitivity_json(const energy::SensitivityRow& r) {
           {"ratio_gpu_backprop_to_analog_low", r.ratio_backprop_low},
           {"ratio_gpu_backprop_to_analog_high", r.ratio_backprop_high},
           {"ratio_gpu_ep_sim_to_analog_low", r.ratio_ep_sim_low},
-          {"ratio_gpu_ep_sim_to_analog_high", r.ratio_ep_sim_high}};
+          {"ratio_gpu_ep_sim_to_analog_high", r.ratio_ep_sim_high},
+          {"ratio_binding_backprop_to_analog_low", r.ratio_binding_backprop_low},
+          {"ratio_binding_backprop_to_analog_high", r.ratio_binding_backprop_high},
+          {"ratio_binding_ep_sim_to_analog_low", r.ratio_binding_ep_sim_low},
+          {"ratio_binding_ep_sim_to_analog_high", r.ratio_binding_ep_sim_high}};
 }
 
 template <class T>
@@ -214,7 +218,9 @@ std::string items_csv(const energy::Ledger& l) {
                      i.energy_J_per_sample, csv_field(i.formula), csv_field(i.source));
   const double B = static_cast<double>(l.batch);
   for (const auto& [side, v] : {std::pair{"analog", l.analog_J_per_step}, {"gpu_backprop", l.gpu_backprop_J_per_step},
-                                {"gpu_ep_sim", l.gpu_ep_sim_J_per_step}})
+                                {"gpu_ep_sim", l.gpu_ep_sim_J_per_step}, {"gpu_backprop_eager", l.backprop.eager_J},
+                                {"gpu_backprop_graph", l.backprop.graph_J}, {"gpu_ep_sim_eager", l.ep_sim.eager_J},
+                                {"gpu_ep_sim_graph", l.ep_sim.graph_J}})
     s += fmt::format("{},total,total,per_step,{:.9g},{:.9g},\"sum of the side's items\",\"\"\n", side, v, v / B);
   return s;
 }
@@ -223,13 +229,30 @@ std::string sensitivity_csv(const std::vector<energy::SensitivityRow>& rows) {
   std::string s =
       "parameter,group,change,nominal,low,high,remeasured,no_effect,analog_J_per_step_low,analog_J_per_step_high,"
       "ratio_gpu_backprop_to_analog_low,ratio_gpu_backprop_to_analog_high,ratio_gpu_ep_sim_to_analog_low,"
-      "ratio_gpu_ep_sim_to_analog_high\n";
+      "ratio_gpu_ep_sim_to_analog_high,ratio_binding_backprop_to_analog_low,ratio_binding_backprop_to_analog_high,"
+      "ratio_binding_ep_sim_to_analog_low,ratio_binding_ep_sim_to_analog_high\n";
   for (const auto& r : rows)
-    s += fmt::format("{},{},{},{:.6g},{:.6g},{:.6g},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g}\n", r.parameter, r.group,
-                     csv_field(r.change), r.nominal, r.low, r.high, r.remeasured, r.no_effect, r.analog_J_per_step_low,
-                     r.analog_J_per_step_high, r.ratio_backprop_low, r.ratio_backprop_high, r.ratio_ep_sim_low,
-                     r.ratio_ep_sim_high);
+    s += fmt::format("{},{},{},{:.6g},{:.6g},{:.6g},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},"
+                     "{:.6g}\n",
+                     r.parameter, r.group, csv_field(r.change), r.nominal, r.low, r.high, r.remeasured, r.no_effect,
+                     r.analog_J_per_step_low, r.analog_J_per_step_high, r.ratio_backprop_low, r.ratio_backprop_high,
+                     r.ratio_ep_sim_low, r.ratio_ep_sim_high, r.ratio_binding_backprop_low,
+                     r.ratio_binding_backprop_high, r.ratio_binding_ep_sim_low, r.ratio_binding_ep_sim_high);
   return s;
+}
+
+nlohmann::json workload_json(const energy::GpuWorkload& w, const energy::Ledger& l) {
+  return {{"kernels_per_step", w.kernels},
+          {"syncs_per_step", w.syncs},
+          {"flop", {{"J_per_step", w.flop_J}, {"time_s_per_step", w.flop_time_s}}},
+          {"latency_eager", {{"J_per_step", w.eager_J}, {"time_s_per_step", w.eager_time_s}}},
+          {"latency_graph", {{"J_per_step", w.graph_J}, {"time_s_per_step", w.graph_time_s}}},
+          {"binding", w.binding()},
+          {"binding_J_per_step", w.binding_J()},
+          {"binding_time_s_per_step", w.binding_time_s()},
+          {"ratio_binding_to_analog", w.binding_J() / l.analog_J_per_step},
+          {"edp_J_s", energy::Ledger::edp_J_s(w)},
+          {"ratio_edp_to_analog", energy::Ledger::edp_J_s(w) / l.analog_edp_J_s()}};
 }
 
 void add_totals(nlohmann::json& j, const energy::Ledger& l) {
@@ -243,6 +266,8 @@ void add_totals(nlohmann::json& j, const energy::Ledger& l) {
   j["ratio_gpu_backprop_to_analog"] = l.ratio_gpu_backprop_to_analog();
   j["ratio_gpu_ep_sim_to_analog"] = l.ratio_gpu_ep_sim_to_analog();
   j["analog_time_s_per_step"] = l.analog_time_s_per_step;
+  j["analog_edp_J_s"] = l.analog_edp_J_s();
+  j["gpu"] = {{"backprop", workload_json(l.backprop, l)}, {"ep_sim", workload_json(l.ep_sim, l)}};
 }
 
 nlohmann::json figures(const OutputPaths& p, const energy::Ledger& l, const std::vector<energy::SensitivityRow>& rows) {
@@ -315,7 +340,8 @@ EnergySummary energy_study(const EnergyOptions& a) {
   const auto gpu = config::load_gpu_model(a.baseline);
   const EnergyStep st = energy_step(a);
   const energy::LedgerOptions lopt{st.batch, energy::readout_from_string(a.readout), st.ep_sim_free_steps,
-                                   st.ep_sim_nudged_steps, a.readout_repeats, a.writes_per_step};
+                                   st.ep_sim_nudged_steps, !st.diffusion && st.pairing == learn::Pairing::ot,
+                                   a.readout_repeats, a.writes_per_step};
   const auto in = step_inputs(a, st, net);
   auto backend = backend::make_backend(a.backend);
   const auto mopt = measure_options(a, *backend);

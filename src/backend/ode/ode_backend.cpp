@@ -21,7 +21,7 @@ constexpr double max_stored_values = 4e7;
 struct Samples {
   std::vector<double> t;
   std::vector<Eigen::MatrixXd> x;
-  std::vector<Eigen::RowVectorXd> supply;
+  std::vector<Eigen::MatrixXd> sources;  // current out of each voltage source's + terminal x columns
   std::string failure;
 };
 
@@ -29,7 +29,7 @@ struct Samples {
 bool record(Samples& s, const OdeSystem& sys, double t, const Eigen::MatrixXd& x, const Eigen::MatrixXd& vf) {
   s.t.push_back(t);
   s.x.push_back(x);
-  s.supply.push_back(sys.supply_current(x, vf));
+  s.sources.push_back(sys.source_currents(x, vf));
   if (!x.allFinite() || x.cwiseAbs().maxCoeff() > diverged_V) {
     s.failure = fmt::format("node voltages diverged (beyond {:g} V) at t = {:.6g} s", diverged_V, t);
     return false;
@@ -99,20 +99,21 @@ Samples integrate_noisy(const OdeSystem& sys, const Eigen::SparseMatrix<double>&
   return out;
 }
 
-RelaxSummary summarise_column(const Samples& smp, const OdeSystem& sys, const Eigen::MatrixXd& vf, Eigen::Index j,
-                              const Plan& plan, const RelaxOptions& opt, bool noisy) {
+RelaxSummary summarise_column(const Samples& smp, const OdeSystem& sys, const circuit::Circuit& c,
+                              const Eigen::MatrixXd& vf, Eigen::Index j, const Plan& plan, const RelaxOptions& opt,
+                              bool noisy) {
   Trace tr;
   for (size_t k = 0; k < smp.t.size(); ++k) {
     Eigen::VectorXd v(sys.node_count());
     v << smp.x[k].col(j), vf.col(j);
     tr.t_s.push_back(smp.t[k]);
     tr.v_V.push_back(std::move(v));
-    tr.supply_A.push_back(smp.supply[k](j));
+    tr.source_A.push_back(smp.sources[k].col(j));
   }
   RelaxSummary s;
   s.backend = "ode (" + OdeBackend().version() + ")";
   s.nodes = sys.node_names();
-  s.supply_V = sys.supply_V();
+  s.sources = voltage_sources(c);
   analyse(tr, plan, opt, noisy, s);
   if (!smp.failure.empty()) {
     s.status = Status::numerical_failure;
@@ -133,7 +134,7 @@ std::vector<RelaxSummary> relax_batch(const OdeSystem& sys, const circuit::Circu
   const Samples smp = noisy ? integrate_noisy(sys, sys.noise_map(c, opt.temperature_K), x0, vf, plan, opt)
                             : integrate_deterministic(sys, x0, vf, plan, opt);
   std::vector<RelaxSummary> out;
-  for (Eigen::Index j = 0; j < x0.cols(); ++j) out.push_back(summarise_column(smp, sys, vf, j, plan, opt, noisy));
+  for (Eigen::Index j = 0; j < x0.cols(); ++j) out.push_back(summarise_column(smp, sys, c, vf, j, plan, opt, noisy));
   return out;
 }
 

@@ -83,16 +83,11 @@ class OdeSystem::Builder {
     }
     for (size_t i = 0; i < s_.names_.size(); ++i) s_.index_[s_.names_[i]] = static_cast<int>(i);
     for (const auto& e : c_.elements)
-      if (e.kind == ElementKind::vsource && e.name.size() >= 1 && lower(e.name) == c_.supply) {
+      if (e.kind == ElementKind::vsource) {
         const bool plus_ground = circuit::is_ground(e.n_plus);
-        s_.supply_row_ = idx(plus_ground ? e.n_minus : e.n_plus);
-        s_.supply_sign_ = plus_ground ? -1 : 1;
-        s_.supply_V_ = e.value;
+        s_.source_row_.push_back(idx(plus_ground ? e.n_minus : e.n_plus) - s_.n_state_);
+        s_.source_sign_.push_back(plus_ground ? -1 : 1);
       }
-  }
-  static std::string lower(std::string s) {
-    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return s;
   }
   int idx(const std::string& n) const { return circuit::is_ground(n) ? -1 : s_.index_.at(n); }
 
@@ -201,6 +196,7 @@ class OdeSystem::Builder {
         fail(first_line(s_.names_[i]), "node " + s_.names_[i] +
                                            " has no capacitor: the ode backend needs a capacitor on every node not "
                                            "held by a voltage source");
+    held_capacitance();
     s_.cap_diagonal_ = (C - Eigen::MatrixXd(C.diagonal().asDiagonal())).cwiseAbs().maxCoeff() == 0;
     if (s_.cap_diagonal_) {
       s_.inv_cap_diag_ = C.diagonal().cwiseInverse();
@@ -209,6 +205,18 @@ class OdeSystem::Builder {
     s_.cap_llt_.compute(C);
     if (s_.cap_llt_.info() != Eigen::Success)
       fail(0, "the capacitance matrix is singular: every floating capacitor group needs a path to ground");
+  }
+
+  // Capacitors between a held node and a free node carry C dV_free/dt into the held node.
+  void held_capacitance() {
+    const int n = s_.n_state_;
+    Triplets t;
+    for (const auto& k : caps_) {
+      if (k.a >= n && k.b >= 0 && k.b < n) t.emplace_back(k.a - n, k.b, k.c_F);
+      if (k.b >= n && k.a >= 0 && k.a < n) t.emplace_back(k.b - n, k.a, k.c_F);
+    }
+    s_.held_cap_.resize(static_cast<Eigen::Index>(s_.names_.size()) - n, n);
+    s_.held_cap_.setFromTriplets(t.begin(), t.end());
   }
 
   void initial_state() {
@@ -224,6 +232,20 @@ class OdeSystem::Builder {
       if (it == s_.index_.end()) fail(c_.initial_line.at(node), ".ic names unknown node " + node);
       if (it->second < s_.n_state_) s_.x0_(it->second) = v;
     }
+    held_node_jump();
+  }
+
+  // As ngspice with uic: a capacitor between a held and a free node starts at the difference of their initial
+  // values, the held node's being its .ic value or 0, not its source's value. When the source then holds the node,
+  // the free node jumps with it, keeping its capacitors' charge: x0 += C^{-1} C_held^T (v_source - v_initial).
+  void held_node_jump() {
+    if (s_.held_cap_.nonZeros() == 0) return;
+    Eigen::VectorXd jump = s_.v_fixed_;
+    for (const auto& [node, v] : c_.initial_V)
+      if (const int i = s_.index_.at(node); i >= s_.n_state_) jump(i - s_.n_state_) -= v;
+    Eigen::MatrixXd dx = s_.held_cap_.transpose() * jump;
+    s_.apply_inverse_capacitance(dx);
+    s_.x0_ += dx;
   }
 
   OdeSystem& s_;
@@ -277,9 +299,18 @@ void OdeSystem::derivative(const Eigen::Ref<const Eigen::MatrixXd>& x, const Eig
   apply_inverse_capacitance(dxdt);
 }
 
-Eigen::RowVectorXd OdeSystem::supply_current(const Eigen::MatrixXd& x, const Eigen::MatrixXd& vf) const {
-  if (supply_row_ < 0) return Eigen::RowVectorXd::Zero(x.cols());
-  return -supply_sign_ * injection(supply_row_, 1, stack(x, vf));
+Eigen::MatrixXd OdeSystem::source_currents(const Eigen::MatrixXd& x, const Eigen::MatrixXd& vf) const {
+  Eigen::MatrixXd out(static_cast<Eigen::Index>(source_row_.size()), x.cols());
+  if (source_row_.empty()) return out;
+  Eigen::MatrixXd drawn = injection(n_state_, vf.rows(), stack(x, vf));
+  if (held_cap_.nonZeros() > 0) {
+    Eigen::MatrixXd dxdt(x.rows(), x.cols());
+    derivative(x, vf, dxdt);
+    drawn += held_cap_ * dxdt;
+  }
+  for (size_t j = 0; j < source_row_.size(); ++j)
+    out.row(static_cast<Eigen::Index>(j)) = -source_sign_[j] * drawn.row(source_row_[j]);
+  return out;
 }
 
 void OdeSystem::apply_inverse_capacitance(Eigen::Ref<Eigen::MatrixXd> y) const {

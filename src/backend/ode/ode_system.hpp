@@ -48,7 +48,9 @@ class OdeSystem {
   // -1 when the circuit has no such node.
   int node_index(const std::string& name) const;
 
-  // From .ic lines, else capacitor IC= values, else 0 (n_state).
+  // From .ic lines, else capacitor IC= values, else 0 (n_state); a free node tied by a
+  // capacitor to a source-held node moves with that node's step from its initial
+  // value (.ic or 0) to the source's value, as in ngspice's uic start.
   const Eigen::VectorXd& initial_state() const { return x0_; }
   // Values of the holding voltage sources (n_fixed).
   const Eigen::VectorXd& fixed_voltages() const { return v_fixed_; }
@@ -57,9 +59,10 @@ class OdeSystem {
   void derivative(const Eigen::Ref<const Eigen::MatrixXd>& x, const Eigen::MatrixXd& vf,
                   Eigen::Ref<Eigen::MatrixXd> dxdt) const;
 
-  // Current delivered by the supply source, per column (zero without a supply).
-  Eigen::RowVectorXd supply_current(const Eigen::MatrixXd& x, const Eigen::MatrixXd& vf) const;
-  double supply_V() const { return supply_V_; }
+  // Current out of each voltage source's + terminal (rows in backend::voltage_sources
+  // order), per column: minus what the other elements, capacitors included, draw
+  // from the node it holds.
+  Eigen::MatrixXd source_currents(const Eigen::MatrixXd& x, const Eigen::MatrixXd& vf) const;
 
   // Noise current map (n_state x sources): column j carries +-sqrt(PSD_j / 2)
   // (two-sided intensity, A/sqrt(Hz)) at the source's two nodes.
@@ -102,8 +105,9 @@ class OdeSystem {
   Eigen::VectorXd inv_cap_diag_;  // used when the capacitance matrix is diagonal
   Eigen::LLT<Eigen::MatrixXd> cap_llt_;
   bool cap_diagonal_ = true;
-  int supply_row_ = -1;
-  double supply_sign_ = 1, supply_V_ = 0;
+  std::vector<int> source_row_;        // per voltage source: its held node's row among the held nodes
+  std::vector<double> source_sign_;    // +1 when the held node is its + terminal
+  Eigen::SparseMatrix<double, Eigen::RowMajor> held_cap_;  // held nodes x free nodes: capacitance between them
 };
 
 }  // namespace eqsim::backend::ode

@@ -28,6 +28,20 @@ struct Run {
   std::map<std::string, std::vector<double>> vectors;
 };
 
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// The lower-case node name of an ngspice vector: ngspice names the vector of a
+// node whose name reads as a number "V(1)" (a bare "1" would be the constant),
+// every other node by its name.
+std::string node_of_vector(const std::string& vector_name) {
+  const std::string n = lower(vector_name);
+  if (n.size() > 3 && n.rfind("v(", 0) == 0 && n.back() == ')') return n.substr(2, n.size() - 3);
+  return n;
+}
+
 // The single owner of libngspice's process-wide state. All calls go through
 // run() under one mutex; the C numeric locale is enforced around each run.
 class Engine {
@@ -82,8 +96,7 @@ class Engine {
   std::string errors_since(size_t from) const {
     std::string out;
     for (size_t i = from; i < log_.size(); ++i) {
-      std::string low = log_[i];
-      for (auto& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      const std::string low = lower(log_[i]);
       const bool err = low.find("error") != std::string::npos || low.find("too small") != std::string::npos ||
                        low.find("singular") != std::string::npos || low.find("aborted") != std::string::npos;
       if (err && low.find("warning") == std::string::npos) out += (out.empty() ? "" : "; ") + log_[i].substr(log_[i].find(' ') + 1);
@@ -92,7 +105,11 @@ class Engine {
   }
 
   void execute(const std::vector<std::string>& deck, const std::string& tran, unsigned long long seed, Run& r) {
-    command("setseed " + std::to_string(seed % 2147483647ULL));
+    // trrandom draws from ngspice's Tausworthe generator, which `setseed` reseeds; checkseed() reseeds it
+    // from `rndseed` (the process id at start-up) whenever that variable changes, so both are set.
+    const std::string s = std::to_string(1 + seed % 2147483646ULL);
+    command("set rndseed=" + s);
+    command("setseed " + s);
     std::vector<char*> lines;
     for (const auto& l : deck) lines.push_back(const_cast<char*>(l.c_str()));
     lines.push_back(nullptr);
@@ -115,9 +132,7 @@ class Engine {
     for (int i = 0; names && names[i]; ++i) {
       const pvector_info v = ngGet_Vec_Info(names[i]);
       if (!v || !v->v_realdata) continue;
-      std::string n = names[i];
-      for (auto& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      r.vectors[n].assign(v->v_realdata, v->v_realdata + v->v_length);
+      r.vectors[node_of_vector(names[i])].assign(v->v_realdata, v->v_realdata + v->v_length);
     }
     r.t_s = r.vectors["time"];
     r.ok = !r.t_s.empty();
@@ -130,28 +145,27 @@ class Engine {
   std::string exit_message_, version_;
 };
 
-Trace trace_of(const Run& r, const circuit::Circuit& c, const std::vector<std::string>& nodes, double& supply_V) {
+// The trace of a run, or the names of the vectors ngspice did not return in `missing`.
+Trace trace_of(const Run& r, const circuit::Circuit& c, const std::vector<std::string>& nodes, std::string& missing) {
+  auto vector = [&](const std::string& name) -> const std::vector<double>* {
+    const auto it = r.vectors.find(name);
+    if (it != r.vectors.end() && it->second.size() == r.t_s.size()) return &it->second;
+    missing += (missing.empty() ? "" : ", ") + name;
+    return nullptr;
+  };
+  std::vector<const std::vector<double>*> v, branch;
+  for (const auto& n : nodes) v.push_back(vector(n));
+  for (const auto& src : voltage_sources(c)) branch.push_back(vector(lower(src.name) + "#branch"));
   Trace tr;
+  if (!missing.empty()) return tr;
   tr.t_s = r.t_s;
-  const size_t K = r.t_s.size();
-  std::vector<double> branch(K, 0.0);
-  double sign = 0;
-  for (const auto& e : c.elements) {
-    std::string n = e.name;
-    for (auto& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (e.kind != circuit::ElementKind::vsource || n != c.supply) continue;
-    if (const auto it = r.vectors.find(n + "#branch"); it != r.vectors.end()) branch = it->second;
-    sign = circuit::is_ground(e.n_plus) ? 1 : -1;  // ngspice branch current flows into the + terminal
-    supply_V = e.value;
-  }
-  for (size_t k = 0; k < K; ++k) {
-    Eigen::VectorXd v(static_cast<Eigen::Index>(nodes.size()));
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      const auto it = r.vectors.find(nodes[i]);
-      v(static_cast<Eigen::Index>(i)) = it == r.vectors.end() ? std::nan("") : it->second[k];
-    }
-    tr.v_V.push_back(std::move(v));
-    tr.supply_A.push_back(sign * branch[k]);
+  for (size_t k = 0; k < r.t_s.size(); ++k) {
+    Eigen::VectorXd vk(static_cast<Eigen::Index>(nodes.size())), ik(static_cast<Eigen::Index>(branch.size()));
+    for (size_t i = 0; i < nodes.size(); ++i) vk(static_cast<Eigen::Index>(i)) = (*v[i])[k];
+    // ngspice's branch current flows into the + terminal, through the source.
+    for (size_t j = 0; j < branch.size(); ++j) ik(static_cast<Eigen::Index>(j)) = -(*branch[j])[k];
+    tr.v_V.push_back(std::move(vk));
+    tr.source_A.push_back(std::move(ik));
   }
   return tr;
 }
@@ -168,8 +182,8 @@ std::vector<std::string> spice_deck(const circuit::Circuit& c, const RelaxOption
   if (opt.temperature_K > 0) {
     int k = 0;
     for (const auto& n : thermal_noise(c, opt.temperature_K))
-      deck.push_back(fmt::format("Inoise{} {} {} DC 0 trnoise({:.17g} {:.17g} 0 0)", k++, n.a, n.b,
-                                 std::sqrt(n.psd_A2_per_Hz / (2 * plan.noise_dt_s)), plan.noise_dt_s));
+      deck.push_back(fmt::format("Inoise{} {} {} DC 0 trrandom(2 {:.17g} 0 {:.17g} 0)", k++, n.a, n.b, plan.noise_dt_s,
+                                 std::sqrt(n.psd_A2_per_Hz / (2 * plan.noise_dt_s))));
   }
   std::string ic;
   for (const auto& [node, v] : c.initial_V) ic += " V(" + node + ")=" + circuit::format_number(v);
@@ -198,7 +212,14 @@ RelaxSummary SpiceBackend::relax(const circuit::Circuit& c, const RelaxOptions& 
     s.message = (c.source.empty() ? std::string() : c.source + ": ") + r.errors;
     return s;
   }
-  analyse(trace_of(r, c, s.nodes, s.supply_V), plan, opt, noisy, s);
+  s.sources = voltage_sources(c);
+  std::string missing;
+  const Trace tr = trace_of(r, c, s.nodes, missing);
+  if (!missing.empty()) {
+    s.message = (c.source.empty() ? std::string() : c.source + ": ") + "ngspice returned no vector for " + missing;
+    return s;
+  }
+  analyse(tr, plan, opt, noisy, s);
   return s;
 }
 
