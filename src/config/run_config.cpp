@@ -119,7 +119,12 @@ void read_explore(YamlReader& r, const std::string& file, RunConfig& c) {
   if (const YAML::Node axes = r.node("explore.axes")) {
     if (!axes.IsMap()) throw InputError(file, "explore.axes", "expected a map from key to values");
     e.axes.clear();
-    for (const auto& kv : axes) e.axes.push_back(read_axis(file, kv.first.as<std::string>(), kv.second));
+    for (const auto& kv : axes) {
+      const std::string key = kv.first.as<std::string>();
+      e.axes.push_back(read_axis(file, key, kv.second));
+      r.mark("explore.axes." + key);
+      for (const char* sub : {"lin", "log", "n"}) r.mark("explore.axes." + key + "." + sub);
+    }
   }
   auto known_metric = [](const std::string& m) {
     for (const auto& k : chip_metrics())
@@ -130,6 +135,7 @@ void read_explore(YamlReader& r, const std::string& file, RunConfig& c) {
     if (!spec.IsMap()) throw InputError(file, "explore.spec", "expected a map from metric to {min: x} and/or {max: y}");
     for (const auto& kv : spec) {
       const std::string m = kv.first.as<std::string>(), where = "explore.spec." + m;
+      for (const char* sub : {"", ".min", ".max"}) r.mark(where + sub);
       if (!known_metric(m)) throw InputError(file, where, "unknown metric '" + m + "'");
       Threshold t;
       if (!kv.second.IsMap() || kv.second.size() == 0) throw InputError(file, where, "expected {min: x} and/or {max: y}");

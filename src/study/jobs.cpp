@@ -140,6 +140,27 @@ TrainSummary train_job(const config::RunConfig& cfg, const std::string& dir, Tra
   return sum;
 }
 
+namespace {
+
+bool training_complete(const std::string& dir, long steps) {
+  std::ifstream log(dir + "/train_log.csv");
+  std::string line, last;
+  while (std::getline(log, line))
+    if (!line.empty()) last = line;
+  return fs::exists(dir + "/model/model.yaml") && !last.empty() && last[0] != 's' &&
+         std::stol(last.substr(0, last.find(','))) >= steps;
+}
+
+}  // namespace
+
+void train_stage(const config::RunConfig& cfg, const std::string& dir, TrainKind kind) {
+  if (training_complete(dir, cfg.train.steps)) {
+    fmt::print(stderr, "{}: training already complete, skipped\n", dir);
+    return;
+  }
+  train_job(cfg, dir, kind, fs::exists(dir + "/train_log.csv"));
+}
+
 Eigen::MatrixXd sample_job(const std::string& model_dir, const learn::SampleOptions& opt) {
   ProgressLine progress("sample", std::lround(opt.t_end / opt.dt));
   auto report = [&](int done, int) { progress.update(done); };

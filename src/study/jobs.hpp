@@ -27,6 +27,9 @@ struct TrainSummary {
 // InputError (nothing already written is overwritten). estimator overrides the config's.
 TrainSummary train_job(const config::RunConfig& cfg, const std::string& dir, TrainKind kind, bool resume);
 
+// Trains into DIR unless a complete training is already there; continues a partial one.
+void train_stage(const config::RunConfig& cfg, const std::string& dir, TrainKind kind);
+
 // Generates samples from a model folder (energy network or MLP), 64 x n in [-1, 1].
 Eigen::MatrixXd sample_job(const std::string& model_dir, const learn::SampleOptions& opt);
 

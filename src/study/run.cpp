@@ -27,24 +27,6 @@ namespace eqsim::study {
 namespace fs = std::filesystem;
 namespace {
 
-bool training_complete(const std::string& dir, long steps) {
-  std::ifstream log(dir + "/train_log.csv");
-  std::string line, last;
-  while (std::getline(log, line))
-    if (!line.empty()) last = line;
-  return fs::exists(dir + "/model/model.yaml") && !last.empty() && last[0] != 's' &&
-         std::stol(last.substr(0, last.find(','))) >= steps;
-}
-
-// Trains unless a complete run is already there; continues a partial one.
-void train_stage(const config::RunConfig& cfg, const std::string& dir, TrainKind kind) {
-  if (training_complete(dir, cfg.train.steps)) {
-    fmt::print(stderr, "{}: training already complete, skipped\n", dir);
-    return;
-  }
-  train_job(cfg, dir, kind, fs::exists(dir + "/train_log.csv"));
-}
-
 Eigen::MatrixXd sample_stage(const std::string& model_dir, const learn::SampleOptions& opt, const std::string& out) {
   if (fs::exists(out)) return data::read_npy(out).transpose();
   Eigen::MatrixXd x = sample_job(model_dir, opt);
