@@ -1,0 +1,96 @@
+// eqsim explore end to end on a small exploration of configs/explore_demo.yaml: the
+// files and their fixed columns, determinism under another thread count and after
+// --resume, and bad input that exits 2 naming the file and key.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli_runner.hpp"
+
+using namespace eqsim;
+using testing::run_command;
+using testing::run_eqsim;
+
+namespace {
+
+const std::string kDemo = testing::source_path("configs/explore_demo.yaml");
+
+// Two points (readout repeats 1 and 4) x 3 chips, small sample and training budgets.
+const std::string kSmall =
+    " --set train.steps=60 --set train.batch_size=64 --set baselines.exact=false --set explore.chips=3"
+    " --set explore.samples=128 --set explore.insitu_steps=3 --set explore.gradient_batch=16"
+    " --set 'explore.axes={readout.repeats: [1, 4]}'";
+
+std::string read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+}  // namespace
+
+TEST_CASE("eqsim explore: fixed columns; the same chips.csv with 1 or 2 threads and after --resume") {
+  const std::string dir = testing::fresh_dir("explore");
+  auto r = run_command("OMP_NUM_THREADS=1 " + std::string(EQSIM_BINARY) + " explore " + kDemo + " --out " + dir + "/a" + kSmall);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const std::string a = dir + "/a/explore/";
+  CHECK(first_line(a + "chips.csv") ==
+        "point,chip,seed,strategy,frechet_rise,gradient_cosine,equilibrium_rms_model,settle_time_s,coverage,confidence,"
+        "writes_per_step,frechet,pass");
+  const std::string points_head = first_line(a + "points.csv");
+  CHECK(points_head.rfind("point,strategy,readout.repeats,n_chips,frechet_rise_mean,frechet_rise_lo,frechet_rise_hi,", 0) == 0);
+  CHECK(points_head.find(",yield,yield_lo,yield_hi,energy_J_per_step,pareto") != std::string::npos);
+  CHECK(first_line(a + "pareto.csv") == points_head);
+  const auto summary = nlohmann::json::parse(std::ifstream(dir + "/a/summary.json"));
+  CHECK(summary["chips_per_point"] == 3);
+  CHECK(read(dir + "/a/report.md").find("## The answer") != std::string::npos);
+  // Chip k has the same mismatch seed at every point (common random numbers).
+  CHECK(read(a + "chips.csv").find("1,2,1002,deploy") != std::string::npos);
+  CHECK(read(a + "chips.csv").find("0,2,1002,deploy") != std::string::npos);
+
+  // Two threads and a resumed run give the same bytes: delete two finished tasks and --resume.
+  std::filesystem::remove(a + "tasks/p0_c1.json");
+  std::filesystem::remove(a + "tasks/p1_c2.json");
+  const std::string before = read(a + "chips.csv");
+  r = run_command("OMP_NUM_THREADS=2 " + std::string(EQSIM_BINARY) + " explore " + kDemo + " --out " + dir + "/a --resume" + kSmall);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(r.output.find("6 tasks, 2 to run") != std::string::npos);
+  CHECK(read(a + "chips.csv") == before);
+  // A second exploration into the same folder without --resume refuses.
+  r = run_eqsim("explore " + kDemo + " --out " + dir + "/a" + kSmall);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--resume") != std::string::npos);
+}
+
+TEST_CASE("eqsim explore: bad axes and specs exit 2 naming the file and key") {
+  const std::string dir = testing::fresh_dir("explore_bad");
+  struct Case {
+    std::string set, key;
+  };
+  const Case cases[] = {
+      {"'explore.axes={readout.repeeats: [1, 2]}'", "readout.repeeats"},
+      {"'explore.axes={readout.repeats: []}'", "explore.axes.readout.repeats"},
+      {"'explore.axes={device.c_node_F: {log: [0, 1.0e-13], n: 3}}'", "explore.axes.device.c_node_F.log"},
+      {"'explore.axes={device.c_node_Farad: [1.0e-13]}'", "explore.axes.device.c_node_Farad"},
+      {"'explore.spec={frechet_rize: {max: 0.2}}'", "explore.spec.frechet_rize"},
+      {"explore.pareto_metric=energy", "explore.pareto_metric"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.set);
+    const auto r = run_eqsim("explore " + kDemo + " --out " + dir + "/x --set train.steps=5 --set " + c.set);
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(r.output.find(c.key) != std::string::npos, r.output);
+    CHECK_MESSAGE(r.output.find("explore_demo.yaml") != std::string::npos, r.output);
+  }
+}
