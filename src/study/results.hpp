@@ -23,7 +23,11 @@ struct MismatchRow {
 struct EnergyBrief {
   std::string device_model, ledger_path;
   long batch = 0;  // samples per training step booked (the training record's)
-  double analog_J = 0, gpu_backprop_J = 0, gpu_ep_sim_J = 0;
+  double analog_J = 0, gpu_backprop_J = 0, gpu_ep_sim_J = 0;  // the GPU's FLOP-count flavour
+  // The GPU flavour that binds (the larger of FLOP count and graph-captured launches) and its price.
+  std::string backprop_binding, ep_sim_binding;
+  double gpu_backprop_binding_J = 0, gpu_ep_sim_binding_J = 0;
+  double analog_time_s = 0, gpu_backprop_time_s = 0;  // per step
 };
 
 }  // namespace eqsim::study

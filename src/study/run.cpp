@@ -70,6 +70,14 @@ nlohmann::json summary_json(const config::RunConfig& cfg, const report::RunRepor
                                    {"gpu_ep_sim_J_per_step", e.gpu_ep_sim_J},
                                    {"ratio_gpu_backprop_to_analog", e.gpu_backprop_J / e.analog_J},
                                    {"ratio_gpu_ep_sim_to_analog", e.gpu_ep_sim_J / e.analog_J},
+                                   {"gpu_backprop_binding", e.backprop_binding},
+                                   {"gpu_backprop_binding_J_per_step", e.gpu_backprop_binding_J},
+                                   {"ratio_binding_gpu_backprop_to_analog", e.gpu_backprop_binding_J / e.analog_J},
+                                   {"gpu_ep_sim_binding", e.ep_sim_binding},
+                                   {"gpu_ep_sim_binding_J_per_step", e.gpu_ep_sim_binding_J},
+                                   {"ratio_binding_gpu_ep_sim_to_analog", e.gpu_ep_sim_binding_J / e.analog_J},
+                                   {"analog_time_s_per_step", e.analog_time_s},
+                                   {"gpu_backprop_time_s_per_step", e.gpu_backprop_time_s},
                                    {"ledger", e.ledger_path}};
   return j;
 }
@@ -184,7 +192,9 @@ void energy_stage(const std::string& dir, const config::RunConfig& cfg, report::
     const auto e = energy_study(eo);  // the training step the model records
     const auto& l = e.ledger;
     rep.energy.push_back({dm, "energy/ledger_" + stem + ".json", e.step.batch, l.analog_J_per_step,
-                          l.gpu_backprop_J_per_step, l.gpu_ep_sim_J_per_step});
+                          l.gpu_backprop_J_per_step, l.gpu_ep_sim_J_per_step, l.backprop.binding(), l.ep_sim.binding(),
+                          l.backprop.binding_J(), l.ep_sim.binding_J(), l.analog_time_s_per_step,
+                          l.backprop.binding_time_s()});
     for (const auto& [suffix, title] : {std::pair<std::string, std::string>{"_breakdown.png", "Energy breakdown"},
                                         {"_sensitivity.png", "Sensitivity of the GPU / analog ratio"}})
       if (suffix == "_breakdown.png" || sensitivity)
