@@ -92,9 +92,11 @@ void measure_fidelity(const ChipContext& c, const model::Network& net, const cir
   const Eigen::RowVectorXd settle = eq_exact.settle_time_tau(learn::free_clamp(net, x_settle),
                                                              model::initial_state(net, x_settle), c.settle_tol, 0.05, 2000);
   out.settle_time_s = median(settle) * circuit::tau_s(c.dm);
+  out.settle_time_max_s = settle.maxCoeff() * circuit::tau_s(c.dm);
 }
 
 void quality_metrics(const ChipContext& c, const metrics::Quality& q, ChipMetrics& out) {
+  out.quality = q;
   out.frechet = q.frechet_distance;
   out.frechet_rise = q.frechet_distance / c.ideal_frechet - 1;
   out.coverage = q.classes_covered;

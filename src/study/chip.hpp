@@ -44,6 +44,8 @@ struct ChipContext {
 struct ChipMetrics {
   double frechet = 0, frechet_rise = 0, gradient_cosine = 0, equilibrium_rms_model = 0, settle_time_s = 0;
   double coverage = 0, confidence = 0, writes_per_step = 0;
+  double settle_time_max_s = 0;  // settle_time_s is the median over the sampled inputs
+  metrics::Quality quality;      // of the chip's samples
   // By name (config::chip_metrics()).
   double get(const std::string& metric) const;
 };

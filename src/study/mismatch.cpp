@@ -25,114 +25,26 @@ namespace eqsim::study {
 
 namespace {
 
-
-model::Relaxer relaxer_of(const circuit::EquivalentCircuit& eq) {
-  return [&eq](const model::Clamp& c, model::State& s, const model::RelaxOptions& o) { return eq.relax(c, s, o); };
-}
-
-// Relaxation options of every phase with thermal noise at temperature (model units) or none.
-model::RelaxOptions with_noise(model::RelaxOptions o, double temperature) {
-  o.temperature = temperature;
-  return o;
-}
-
-struct Chip {
-  const config::RunConfig& cfg;  // its train section replaced by the model's training record
-  const learn::TrainingRecord& record;
-  const data::Digits& digits;
-  const metrics::DigitClassifier& clf;
-  const model::Network& ideal;
-  double temperature;  // model units; 0: noiseless
-
-  learn::GradientOptions gradient_options(const model::Relaxer& r) const {
-    auto g = record.gradient;
-    g.relaxer = r;
-    g.free_relax = with_noise(g.free_relax, temperature);
-    g.nudged_relax = with_noise(g.nudged_relax, temperature);
-    return g;
-  }
-
-  // Quality of n samples generated on the chip; writes them (N x 64) to save_path unless empty.
-  metrics::Quality sample_quality(const model::Network& net, const model::Relaxer& r, int n,
-                                  const std::string& save_path) const {
-    learn::SampleOptions so = cfg.sample;
-    so.n = n;
-    so.readout = learn::Readout::spring;
-    so.relaxer = r;
-    so.relax = with_noise(so.relax, temperature);
-    const Eigen::MatrixXd x = learn::generate(learn::energy_velocity(net, so), net.size(net.spec().visible), so);
-    if (!save_path.empty()) data::write_npy(save_path, x.transpose());
-    return metrics::evaluate_samples(x, clf, digits);
-  }
-
-  // In-situ EP from the ideal weights on the chip; returns the trained copy.
-  model::Network train_in_situ(const circuit::DeviceFactors& f, const circuit::DeviceModel& dm, int steps) const {
-    model::Network net = ideal;
-    const circuit::EquivalentCircuit eq(net, f, dm.noise_gamma);
-    learn::EnergyLearner learner(net, gradient_options(relaxer_of(eq)), record.train.adam);
-    learn::TrainOptions topt = record.train;
-    topt.steps = steps;  // the config's batch stream from its first step: the data the chip would see again
-    learn::train(learner, batch_source(cfg, digits.images), topt, 0, {});
-    return net;
-  }
-};
-
-double rms(const model::State& a, const model::State& b) {
-  double sq = 0;
-  long n = 0;
-  for (size_t m = 0; m < a.u.size(); ++m) sq += (a.u[m] - b.u[m]).squaredNorm(), n += a.u[m].size();
-  return std::sqrt(sq / static_cast<double>(n));
-}
-
-double median(Eigen::RowVectorXd v) {
-  std::sort(v.data(), v.data() + v.size());
-  return v(v.size() / 2);
-}
-
-MismatchRow measure_chip(const Chip& c, const circuit::DeviceModel& dm, double sigma, int seed,
-                         const std::string& samples_dir) {
-  const auto& ms = c.cfg.mismatch;
-  MismatchRow row;
-  row.sigma = sigma, row.seed = seed, row.noise = c.temperature > 0;
-  row.mismatch_seed = chip_mismatch_seed(seed);
-  const circuit::DeviceFactors f = circuit::draw_factors(c.ideal, circuit::with_relative_mismatch(dm, sigma), row.mismatch_seed);
-  const circuit::EquivalentCircuit eq(c.ideal, f, dm.noise_gamma);
-  const model::Relaxer r = relaxer_of(eq);
-
-  config::RunConfig bcfg = c.cfg;  // a gradient batch of its own per chip
-  bcfg.train.batch_size = ms.gradient_batch;
-  bcfg.train.seed = c.cfg.train.seed + 104729 + seed;
-  const learn::FlowBatch batch = batch_source(bcfg, c.digits.images)(1);
-  auto exact_opt = c.record.gradient;
-  exact_opt.estimator = learn::Estimator::exact;
-  exact_opt.free_relax.max_steps = std::max(exact_opt.free_relax.max_steps, 200);
-  const auto exact = learn::flow_gradient(c.ideal, batch, exact_opt);
-  auto ep_opt = c.gradient_options(r);
-  const auto ep = learn::flow_gradient(c.ideal, batch, ep_opt);
-  row.gradient_cosine = model::cosine(ep.grad, exact.grad);
-  model::State chip_state = model::initial_state(c.ideal, batch.x_t);  // noiseless, as converged as the ideal one
-  eq.relax(learn::free_clamp(c.ideal, batch.x_t), chip_state, exact_opt.free_relax);
-  row.equilibrium_rms = rms(chip_state, exact.free_state);
-
-  // Node dynamics by Euler steps of 0.05 tau (stable for every node: the fastest, the
-  // visible ones on their springs, have time constants near tau / 16) on a few samples.
-  const Eigen::MatrixXd x_settle = batch.x_t.leftCols(std::min<Eigen::Index>(8, batch.x_t.cols()));
-  const Eigen::RowVectorXd settle = eq.settle_time_tau(learn::free_clamp(c.ideal, x_settle),
-                                                       model::initial_state(c.ideal, x_settle), ms.settle_tol, 0.05, 2000);
-  row.settle_time_median_s = median(settle) * circuit::tau_s(dm);
-  row.settle_time_max_s = settle.maxCoeff() * circuit::tau_s(dm);
-
-  // The first noiseless chip of each sigma keeps its samples (the report's grids).
+// One chip at sigma through the exploration's chip evaluation (study/chip.hpp), with
+// analog weights and readings (no ADC, one reading): the first noiseless chip of each
+// sigma keeps its samples (the report's grids).
+MismatchRow measure_chip(ChipContext c, const circuit::DeviceModel& dm, double sigma, int seed, const std::string& samples_dir) {
+  c.dm = circuit::with_relative_mismatch(dm, sigma);
   const bool keep = seed == 0 && c.temperature == 0;
-  row.deploy = c.sample_quality(c.ideal, r, ms.samples, keep ? mismatch_samples_path(samples_dir, sigma, false) : "");
-  if (ms.insitu_steps == 0) {
-    row.insitu = row.deploy;
-    return row;
-  }
-  const model::Network trained = c.train_in_situ(f, dm, ms.insitu_steps);
-  const circuit::EquivalentCircuit eq_trained(trained, f, dm.noise_gamma);
-  row.insitu = c.sample_quality(trained, relaxer_of(eq_trained), ms.samples,
-                                keep ? mismatch_samples_path(samples_dir, sigma, true) : "");
+  const std::string deploy_path = mismatch_samples_path(samples_dir, sigma, false);
+  const std::string insitu_path = mismatch_samples_path(samples_dir, sigma, true);
+  c.samples_path_deploy = keep ? &deploy_path : nullptr;
+  c.samples_path_insitu = keep ? &insitu_path : nullptr;
+  const bool insitu = c.insitu_steps > 0;
+  const ChipResult r = evaluate_chip(c, seed, true, insitu);
+  MismatchRow row;
+  row.sigma = sigma, row.seed = seed, row.noise = c.temperature > 0, row.mismatch_seed = r.mismatch_seed;
+  row.deploy = r.deploy.quality;
+  row.insitu = insitu ? r.insitu.quality : r.deploy.quality;
+  row.gradient_cosine = r.deploy.gradient_cosine;
+  row.equilibrium_rms = r.deploy.equilibrium_rms_model;
+  row.settle_time_median_s = r.deploy.settle_time_s;
+  row.settle_time_max_s = r.deploy.settle_time_max_s;
   return row;
 }
 
@@ -156,10 +68,21 @@ std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std:
   const metrics::DigitClassifier clf(digits);
   std::vector<MismatchRow> rows;
   ProgressLine progress("mismatch study", static_cast<long>(ms.sigmas.size() * ms.seeds * ms.noise.size()));
+  ChipContext c;
+  c.cfg = &rcfg;
+  c.record = &*record;
+  c.digits = &digits;
+  c.clf = &clf;
+  c.ideal = &ideal;
+  c.samples = ms.samples;
+  c.insitu_steps = ms.insitu_steps;
+  c.gradient_batch = ms.gradient_batch;
+  c.settle_tol = ms.settle_tol;
+  c.ideal_frechet = 1;  // frechet_rise is not reported here
   for (int noise : ms.noise)
     for (double sigma : ms.sigmas)
       for (int seed = 0; seed < ms.seeds; ++seed) {
-        const Chip c{rcfg, *record, digits, clf, ideal, noise ? circuit::model_temperature(dm, ms.temperature_K) : 0.0};
+        c.temperature = noise ? circuit::model_temperature(dm, ms.temperature_K) : 0.0;
         rows.push_back(measure_chip(c, dm, sigma, seed, samples_dir));
         const auto& r = rows.back();
         progress.update(static_cast<long>(rows.size()),
