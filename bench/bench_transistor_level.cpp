@@ -180,6 +180,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_transistor_level MODEL_DIR DEVICE_MODEL CELL [AMPLITUDES] [TRAN_STOP_S] [SIZES]\n");
     return 2;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // long runs: each figure as soon as it is measured
   try {
     const auto net = config::load_model_dir(argv[1]);
     const auto dm = config::load_device_model(argv[2]);

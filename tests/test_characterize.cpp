@@ -13,6 +13,7 @@
 #include "circuit/netlist.hpp"
 #include "circuit/netlister.hpp"
 #include "circuit/transistor_level.hpp"
+#include "cli_runner.hpp"
 #include "config/device_model_yaml.hpp"
 #include "data/error.hpp"
 #include "study/characterize/characterize.hpp"
@@ -51,6 +52,7 @@ TEST_CASE("the shipped cell behaves as a weak-inversion differential pair") {
   CHECK(s.v_unit_V > 2 * 1.2 * kT_over_q_300K);
   CHECK(s.v_unit_V < 2 * 1.8 * kT_over_q_300K);
   CHECK(s.fit_residual_max < 0.03);
+  CHECK(s.fit_residual_max_trimmed < s.fit_residual_max);  // most of the residual is the systematic offset
   // The tanh's amplitude is the tail current, which mirrors the bias 1:1.
   CHECK(s.amplitude_A == doctest::Approx(s.tail_A).epsilon(0.03));
   CHECK(s.tail_A == doctest::Approx(s.bias_A).epsilon(0.03));
@@ -160,4 +162,20 @@ TEST_CASE("a transistor-level netlist of a small network lands near the behaviou
         worst = std::max(worst, std::abs(b.final_V(static_cast<Eigen::Index>(i)) - t.final_V(static_cast<Eigen::Index>(j))));
   CHECK(worst / dm.v_unit_V < 0.05);  // model units: gain, output-conductance and residual-offset errors of the cells
   CHECK(worst > 0);
+}
+
+TEST_CASE("eqsim: a bad cell and a transistor-level netlist on the ode backend are bad input (exit 2)") {
+  const std::string dir = fresh_dir("cli");
+  std::ofstream(dir + "/bad.cir") << "* bad cell\n.subckt bad out in vdd vss bias\nM1 out in vss vss nch w=1u l=1u\n.ends\n";
+  const auto bad = eqsim::testing::run_eqsim("characterize " + dir + "/bad.cir --device-model " +
+                                             src("device_models/generic-65nm.yaml") + " --out " + dir + "/d.yaml");
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.output.find("bad.cir") != std::string::npos);
+  std::ofstream(dir + "/x.cir") << "* x\n.subckt half a b\nR1 a b 1k\n.ends\nV1 in 0 DC 1\nX1 in out half\nR2 out 0 1k\n"
+                                   "C1 out 0 1p\n.end\n";
+  const auto ode = eqsim::testing::run_eqsim("relax " + dir + "/x.cir --backend ode --out " + dir + "/r.json");
+  CHECK(ode.exit_code == 2);
+  CHECK(ode.output.find("line 6") != std::string::npos);
+  const auto spice = eqsim::testing::run_eqsim("relax " + dir + "/x.cir --backend spice --out " + dir + "/r.json --t-stop-s 1e-7");
+  CHECK(spice.exit_code == 0);
 }

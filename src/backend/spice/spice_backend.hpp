@@ -26,7 +26,7 @@ std::vector<std::string> spice_deck(const circuit::Circuit& c, const RelaxOption
 
 // What one ngspice analysis left: every real vector of its plot by lower-case
 // name (node voltages "v(n)" as "n", source currents as "vname#branch", the
-// sweep as "v-sweep"/"i-sweep", noise spectra as "onoise_spectrum"), or the
+// sweep as "v-sweep"/"i-sweep"; after "noise" the integrated "onoise_total"), or the
 // engine's error lines.
 struct AnalysisResult {
   bool ok = false;

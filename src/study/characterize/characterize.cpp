@@ -154,6 +154,9 @@ void transfer(const Cell& cell, const circuit::DeviceModel& dm, const Characteri
   s.amplitude_A = f.A, s.v_unit_V = f.v, s.fit_residual_max = f.res_max, s.fit_residual_rms = f.res_rms;
   double slope = 0;
   if (!crossing(s.v_in_V, s.i_out_A, s.systematic_offset_V, slope)) throw Failed{"the output current never crosses zero"};
+  Vec shifted = s.v_in_V;
+  for (auto& v : shifted) v -= s.systematic_offset_V;
+  s.fit_residual_max_trimmed = fit_tanh(shifted, s.i_out_A).res_max;
   s.gm_S = local_slope(s.v_in_V, s.i_out_A, s.systematic_offset_V, 2e-3);
   s.supply_A = -at(s.v_in_V, vector_of(r, "vdd#branch"), s.systematic_offset_V);
   s.tail_A = s.supply_A - s.bias_A;
@@ -287,8 +290,10 @@ std::vector<DerivedNumber> derived_numbers(const CharacterizeSummary& s, const C
   const double root_area = std::sqrt(s.pair_area_m2);
   std::vector<DerivedNumber> d{
       {"v_unit_V", s.v_unit_V,
-       from + fmt::format("A tanh(V/v_unit) fit of the DC transfer, residual {} max / {} rms of full scale over +-3 v_unit",
-                          percent(s.fit_residual_max), percent(s.fit_residual_rms))},
+       from + fmt::format("A tanh(V/v_unit) fit of the DC transfer, residual {} max / {} rms of full scale over +-3 v_unit "
+                          "({} max with the systematic offset {:.3g} V taken out)",
+                          percent(s.fit_residual_max), percent(s.fit_residual_rms), percent(s.fit_residual_max_trimmed),
+                          s.systematic_offset_V)},
       {"gm_over_id_per_V", s.gm_S / s.supply_A,
        from + fmt::format("cell transconductance {:.4g} S over its supply current {:.4g} A, so that bias = gm / (gm/I_D) books "
                           "what the cell draws (one pair device alone: gm/I_D = {:.3g} /V)",
@@ -327,6 +332,7 @@ std::string fit_report(const CharacterizeSummary& s, const Cell& cell, const cir
   row("fit residual, max / full scale", percent(s.fit_residual_max), "");
   row("fit residual, rms / full scale", percent(s.fit_residual_rms), "");
   row("systematic offset (V)", num(s.systematic_offset_V), "0");
+  row("fit residual max, offset removed", percent(s.fit_residual_max_trimmed), "");
   row("gm at the crossing (S)", num(s.gm_S), "");
   row("gm/I_D of a pair device (1/V)", num(s.gm_over_id_per_V), num(dm.gm_over_id_per_V));
   row("gm / supply current (1/V)", num(s.gm_S / s.supply_A), num(dm.gm_over_id_per_V));
@@ -381,12 +387,12 @@ std::string write_characterization(const CharacterizeSummary& s, const Cell& cel
   }
   const std::string d = report::gnuplot_quoted(dat);
   const std::string script = fmt::format(
-      "set multiplot layout 2,1\nset grid\nset key top left\nset xlabel 'V(in) - V(ref) (V)'\n"
+      "set termoption noenhanced\nset multiplot layout 2,1\nset grid\nset key top left\nset xlabel 'V(in) - V(ref) (V)'\n"
       "set arrow from {0},graph 0 to {0},graph 1 nohead dt 2\nset arrow from -{0},graph 0 to -{0},graph 1 nohead dt 2\n"
       "set title {1}\nset ylabel 'I(out) (nA)'\n"
       "plot {2} using 1:($2*1e9) with lines lw 2 title 'ngspice (BSIM4)', {2} using 1:($3*1e9) with lines dt 2 lw 2 "
-      "title 'A tanh(V/v_{{unit}})'\n"
-      "set ylabel 'residual / A (%)'\nset title 'fit residual (dashed lines: +-3 v_{{unit}})'\n"
+      "title 'A tanh(V/v_unit)'\n"
+      "set ylabel 'residual / A (%)'\nset title 'fit residual (dashed lines: +-3 v_unit)'\n"
       "plot {2} using 1:($4*100) with lines lw 2 notitle\nunset multiplot\n",
       3 * s.v_unit_V, report::gnuplot_quoted(fmt::format("{}: A = {:.3g} nA, v_unit = {:.1f} mV", cell.name,
                                                                 s.amplitude_A * 1e9, s.v_unit_V * 1e3)),

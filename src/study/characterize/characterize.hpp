@@ -44,6 +44,7 @@ struct CharacterizeSummary {
   double amplitude_A = 0, v_unit_V = 0;
   double fit_residual_max = 0, fit_residual_rms = 0;  // over |V| <= 3 v_unit, fraction of A (full scale)
   double systematic_offset_V = 0;                     // zero crossing of the nominal cell
+  double fit_residual_max_trimmed = 0;                // the same fit of I(V + systematic offset): the shape alone
   double gm_S = 0, tail_A = 0, supply_A = 0;
   double gm_over_id_per_V = 0;   // gm / (I_tail / 2): one pair device's efficiency
   double g_out_S = 0;
