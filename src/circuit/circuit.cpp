@@ -11,12 +11,18 @@ std::vector<std::string> node_names(const Circuit& c) {
   for (const auto& e : c.elements) {
     for (const auto* n : {&e.n_plus, &e.n_minus, &e.c_plus, &e.c_minus})
       if (!n->empty()) all.push_back(*n);
+    all.insert(all.end(), e.pins.begin(), e.pins.end());
     if (e.kind == ElementKind::bsource) collect_nodes(e.expr, all);
   }
   std::erase_if(all, is_ground);
   std::sort(all.begin(), all.end());
   all.erase(std::unique(all.begin(), all.end()), all.end());
   return all;
+}
+
+bool has_subcircuits(const Circuit& c) {
+  if (!c.library.empty()) return true;
+  return std::any_of(c.elements.begin(), c.elements.end(), [](const Element& e) { return e.kind == ElementKind::subckt; });
 }
 
 Element make_bsource(const std::string& name, const std::string& into, const std::string& expression) {

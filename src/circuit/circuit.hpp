@@ -1,6 +1,9 @@
 #pragma once
 // The in-memory circuit: the supported ngspice subset (R, C, V, I, G, B with a
-// current expression), initial conditions and the transient request. Node names
+// current expression, X subcircuit instances), initial conditions and the
+// transient request. Subcircuits and device models (.subckt ... .ends, .model,
+// .include, .lib) are kept as text for the spice backend; the ode backend
+// refuses a circuit that has them. Node names
 // are lower-case; "0" is ground. Parsed netlists keep each element's line
 // number so every later complaint can name it.
 #include <map>
@@ -12,7 +15,7 @@
 
 namespace eqsim::circuit {
 
-enum class ElementKind { resistor, capacitor, vsource, isource, vccs, bsource };
+enum class ElementKind { resistor, capacitor, vsource, isource, vccs, bsource, subckt };
 
 struct Element {
   ElementKind kind = ElementKind::resistor;
@@ -23,6 +26,8 @@ struct Element {
   std::optional<double> ic_V;    // capacitor IC=
   std::string expression;        // bsource: the current expression text
   Expr expr;                     // bsource: parsed expression
+  std::vector<std::string> pins; // subckt: the instance's nodes, in the subcircuit's pin order
+  std::string subckt_name;       // subckt: name of the .subckt it instantiates
   int line = 0;                  // source line (0 when built in memory)
 };
 
@@ -33,6 +38,7 @@ struct Circuit {
   std::map<std::string, double> initial_V;   // .ic V(node)=value
   std::map<std::string, int> initial_line;   // .ic line per node
   std::vector<std::string> options;          // .options lines, passed through to ngspice
+  std::vector<std::string> library;          // .subckt blocks, .model, .include, .lib lines, as written
   double tran_step_s = 0, tran_stop_s = 0;   // .tran (0: absent)
   double noise_gamma = 2.0 / 3.0;            // transconductor noise factor ("* eqsim: noise_gamma=")
   std::string supply = "vdd";                // name of the supply V source, lower-case
@@ -44,6 +50,9 @@ bool is_ground(const std::string& node);
 
 // Every node an element connects or reads, ground excluded, sorted, unique.
 std::vector<std::string> node_names(const Circuit& c);
+
+// True when c needs a SPICE engine: subcircuit instances or library text.
+bool has_subcircuits(const Circuit& c);
 
 // A B-source element injecting expression current into node `into` (from ground).
 Element make_bsource(const std::string& name, const std::string& into, const std::string& expression);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -112,8 +113,21 @@ class LineParser {
     else if (d == ".ic") initial(t);
     else if (d == ".options" || d == ".option") c_.options.push_back(l_.text);
     else if (d == ".print" || d == ".save") return true;  // batch-mode output requests: eqsim reads every node
-    else fail("unsupported directive '" + t[0] + "' (supported: .tran .ic .options .print .save .end)");
+    else if (d == ".model") c_.library.push_back(l_.text);
+    else if (d == ".include" || d == ".inc" || d == ".lib") include(t);
+    else fail("unsupported directive '" + t[0] + "' (supported: .tran .ic .options .print .save .subckt .model .include .lib .end)");
     return true;
+  }
+  // A relative path is taken from the netlist's folder (ngspice would read it from its working directory).
+  void include(const std::vector<std::string>& t) {
+    if (t.size() < 2) fail(t[0] + " needs a file name");
+    std::string path = t[1];
+    if (path.size() >= 2 && (path.front() == '"' || path.front() == '\'')) path = path.substr(1, path.size() - 2);
+    const std::filesystem::path p(path);
+    if (p.is_relative() && !c_.source.empty()) path = (std::filesystem::path(c_.source).parent_path() / p).string();
+    std::string line = t[0] + " " + path;
+    for (size_t i = 2; i < t.size(); ++i) line += " " + t[i];
+    c_.library.push_back(line);
   }
   void tran(const std::vector<std::string>& t) {
     if (t.size() < 3) fail(".tran needs a step and a stop time");
@@ -141,6 +155,7 @@ class LineParser {
     e.line = l_.line;
     const char kind = static_cast<char>(std::tolower(static_cast<unsigned char>(t[0][0])));
     if (kind == 'b') return bsource(s, std::move(e));
+    if (kind == 'x') return instance(t, std::move(e));
     need(t, 4, "NAME N+ N- VALUE");
     e.n_plus = lower(t[1]);
     e.n_minus = lower(t[2]);
@@ -150,7 +165,7 @@ class LineParser {
       case 'v': source(e, ElementKind::vsource, t); break;
       case 'i': source(e, ElementKind::isource, t); break;
       case 'g': vccs(e, t); break;
-      default: fail("unsupported element '" + t[0] + "' (supported: R C V I G B)");
+      default: fail("unsupported element '" + t[0] + "' (supported: R C V I G B X)");
     }
     c_.elements.push_back(std::move(e));
   }
@@ -180,6 +195,15 @@ class LineParser {
     e.c_minus = lower(t[4]);
     e.value = number(t[5], "transconductance");
     if (t.size() > 6) fail("unsupported parameter '" + t[6] + "' on " + e.name);
+  }
+  void instance(const std::vector<std::string>& t, Element e) {
+    need(t, 3, "XNAME NODE... SUBCKT");
+    for (const auto& w : t)
+      if (w.find('=') != std::string::npos) fail("unsupported parameter '" + w + "' on " + e.name);
+    e.kind = ElementKind::subckt;
+    for (size_t i = 1; i + 1 < t.size(); ++i) e.pins.push_back(lower(t[i]));
+    e.subckt_name = lower(t.back());
+    c_.elements.push_back(std::move(e));
   }
   void bsource(const std::string& s, Element e) {
     auto t = split(s);
@@ -214,13 +238,21 @@ Circuit parse_netlist(const std::string& text, const std::string& source) {
   Circuit c;
   c.source = source;
   std::set<std::string> names;
+  int subckt_line = 0;  // inside .subckt ... .ends: its first line
   for (const auto& l : logical_lines(text, c)) {
+    const std::string d = lower(split(l.text)[0]);
+    if (subckt_line || d == ".subckt") {
+      c.library.push_back(l.text);
+      subckt_line = d == ".ends" ? 0 : (subckt_line ? subckt_line : l.line);
+      continue;
+    }
     LineParser p(c, l);
     const size_t before = c.elements.size();
     if (!p.parse()) break;
     if (c.elements.size() > before && !names.insert(lower(c.elements.back().name)).second)
       p.fail("duplicate element name '" + c.elements.back().name + "'");
   }
+  if (subckt_line) throw InputError(source, "line " + std::to_string(subckt_line), ".subckt without .ends");
   return c;
 }
 
@@ -242,6 +274,11 @@ std::string element_line(const Element& e) {
     case ElementKind::isource: return head + "DC " + format_number(e.value);
     case ElementKind::vccs: return head + e.c_plus + " " + e.c_minus + " " + format_number(e.value);
     case ElementKind::bsource: return head + "I=" + e.expression;
+    case ElementKind::subckt: {
+      std::string line = e.name;
+      for (const auto& p : e.pins) line += " " + p;
+      return line + " " + e.subckt_name;
+    }
   }
   return head;
 }
@@ -262,6 +299,7 @@ std::string write_netlist(const Circuit& c) {
   out += "* eqsim: noise_gamma=" + format_number(c.noise_gamma) + "\n";
   out += "* eqsim: supply=" + c.supply + "\n";
   for (const auto& o : c.options) out += o + "\n";
+  for (const auto& l : c.library) out += l + "\n";
   for (const auto& e : c.elements) out += element_line(e) + "\n";
   if (!c.initial_V.empty()) {
     out += ".ic";

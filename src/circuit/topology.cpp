@@ -32,12 +32,15 @@ std::map<std::string, DrivenNode> driven_nodes(const Circuit& c) {
 
 void check_topology(const Circuit& c) {
   std::map<std::string, int> terminals, first_line;
-  for (const auto& e : c.elements)
-    for (const auto* n : {&e.n_plus, &e.n_minus}) {
-      if (is_ground(*n)) continue;
-      ++terminals[*n];
-      first_line.emplace(*n, e.line);
+  for (const auto& e : c.elements) {
+    std::vector<std::string> nodes{e.n_plus, e.n_minus};
+    if (e.kind == ElementKind::subckt) nodes = e.pins;
+    for (const auto& n : nodes) {
+      if (is_ground(n)) continue;
+      ++terminals[n];
+      first_line.emplace(n, e.line);
     }
+  }
   for (const auto& e : c.elements) {
     std::vector<std::string> read;
     if (e.kind == ElementKind::bsource) collect_nodes(e.expr, read);

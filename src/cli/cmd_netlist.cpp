@@ -5,18 +5,21 @@
 
 #include "circuit/netlist.hpp"
 #include "circuit/netlister.hpp"
+#include "circuit/transistor_level.hpp"
 #include "cli/commands.hpp"
 #include "config/device_model_yaml.hpp"
 #include "config/model_dir.hpp"
 #include "data/error.hpp"
 #include "data/npy.hpp"
+#include "study/characterize/cell.hpp"
 
 namespace eqsim::cli {
 
 namespace {
 
 struct NetlistArgs {
-  std::string model_dir, device_model, out, x_t_npy;
+  std::string model_dir, device_model, out, x_t_npy, transconductor;
+  double offset_trim_V = 0;
   std::optional<unsigned long long> mismatch_seed;
   std::optional<double> relative_mismatch;
   double t_stop_s = 0;
@@ -41,7 +44,14 @@ void run_netlist(const NetlistArgs& a) {
       throw InputError(a.x_t_npy, "", "expected a vector of " + std::to_string(net.size(net.spec().visible)) + " values");
     opt.spring_target = x.col(0);
   }
-  data::write_text_atomic(a.out, circuit::write_netlist(circuit::build_circuit(net, dm, opt)));
+  circuit::Circuit c = circuit::build_circuit(net, dm, opt);
+  if (!a.transconductor.empty()) {
+    if (a.mismatch_seed) throw InputError(a.transconductor, "--mismatch-seed", "transistor-level netlists are built ideal");
+    auto cell = study::transistor_cell(study::read_cell(a.transconductor));
+    cell.offset_trim_V = a.offset_trim_V;
+    c = circuit::with_transistor_cells(c, cell, dm);
+  }
+  data::write_text_atomic(a.out, circuit::write_netlist(c));
 }
 
 }  // namespace
@@ -58,6 +68,10 @@ void add_netlist_command(CLI::App& app) {
                   "with its mismatch_seed column this rebuilds one of its chips)");
   cmd->add_option("--x-t", a->x_t_npy, "spring targets x_t, model units (.npy vector; default zeros)");
   cmd->add_option("--t-stop-s", a->t_stop_s, ".tran stop time (default 200 node time constants)");
+  cmd->add_option("--transconductor", a->transconductor,
+                  "transistor-level cell (.cir, device_models/cells/) instantiated for every transconductor; spice backend only");
+  cmd->add_option("--offset-trim-V", a->offset_trim_V,
+                  "with --transconductor: the cell's systematic offset (eqsim characterize), trimmed by two shared sources");
   cmd->add_option("--condition-level", a->condition_level,
                   "noise level whose bias-table column joins the bias currents (diffusion models)");
   cmd->callback([a] { run_netlist(*a); });

@@ -96,6 +96,9 @@ void add_relax_command(CLI::App& app) {
   cmd->add_option("--temperature-K", a->opt.temperature_K, "thermal noise temperature (0: no noise)")->capture_default_str();
   cmd->add_option("--t-stop-s", a->opt.t_stop_s, "stop time (0: the netlist's .tran)")->capture_default_str();
   cmd->add_option("--seed", a->opt.seed, "noise seed")->capture_default_str();
+  cmd->add_option("--sample-dt-s", a->opt.sample_dt_s,
+                  "output grid and spice max step (0: fastest RC time constant / 20; transistor-level cells settle slower)")
+      ->capture_default_str();
   cmd->add_option("--settle-tol-V", a->opt.settle_tol_V, "settling tolerance")->capture_default_str();
   cmd->add_flag("--full-window,!--stop-when-settled", a->full_window,
                "run to the stop time even once settled (the ode backend stops early by default); every source's "

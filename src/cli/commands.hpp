@@ -15,5 +15,6 @@ void add_relax_command(CLI::App& app);
 void add_netlist_command(CLI::App& app);
 void add_energy_command(CLI::App& app);
 void add_explore_command(CLI::App& app);
+void add_characterize_command(CLI::App& app);
 
 }  // namespace eqsim::cli

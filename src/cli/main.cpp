@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   eqsim::cli::add_netlist_command(app);
   eqsim::cli::add_energy_command(app);
   eqsim::cli::add_explore_command(app);
+  eqsim::cli::add_characterize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,7 @@
 
 #include "config/yaml_reader.hpp"
 #include "data/error.hpp"
+#include "data/npy.hpp"
 
 namespace eqsim::config {
 
@@ -85,6 +86,33 @@ std::string device_model_with(const std::string& path, const std::vector<std::pa
   out.SetDoublePrecision(17);
   out << root;
   return std::string(out.c_str()) + "\n";
+}
+
+circuit::DeviceModel write_derived_device_model(const std::string& base_path, const std::string& out_path,
+                                                const std::string& name, const std::string& description,
+                                                const std::map<std::string, DocumentedNumber>& derived,
+                                                const std::string& copied_prefix) {
+  load_device_model(base_path);  // the base must be a valid device model itself
+  YAML::Node root = YAML::LoadFile(base_path);
+  for (const auto& [key, n] : derived)
+    if (!fields().count(key)) throw InputError(out_path, key, "not a device-model key");
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << name << YAML::Key << "description" << YAML::Value
+      << description;
+  for (const auto& [key, field] : fields()) {
+    const YAML::Node base = root[key];
+    const auto it = derived.find(key);
+    const std::string note_key = it != derived.end() ? "source" : (base["source"] ? "source" : "assumption");
+    const std::string note = it != derived.end() ? it->second.source : copied_prefix + base[note_key].as<std::string>();
+    const double value = it != derived.end() ? it->second.value : base["value"].as<double>();
+    out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "value" << YAML::Value
+        << value << YAML::Key << note_key << YAML::Value << YAML::DoubleQuoted << note << YAML::EndMap;
+  }
+  if (root["energy"]) out << YAML::Key << "energy" << YAML::Value << root["energy"];
+  out << YAML::EndMap;
+  data::write_text_atomic(out_path, std::string("# Derived by eqsim characterize: every number says where it comes from.\n") +
+                                        out.c_str() + "\n");
+  return load_device_model(out_path);
 }
 
 }  // namespace eqsim::config

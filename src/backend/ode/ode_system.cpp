@@ -117,6 +117,7 @@ class OdeSystem::Builder {
       case ElementKind::isource: current(p, m, e.value); break;
       case ElementKind::vccs: vccs(lin_, p, m, idx(e.c_plus), idx(e.c_minus), e.value); break;
       case ElementKind::bsource: bsource(e, p, m); break;
+      case ElementKind::subckt: break;  // refused by the constructor
     }
   }
 
@@ -257,6 +258,14 @@ class OdeSystem::Builder {
 };
 
 OdeSystem::OdeSystem(const circuit::Circuit& c) {
+  if (circuit::has_subcircuits(c)) {
+    int line = 0;
+    for (const auto& e : c.elements)
+      if (e.kind == ElementKind::subckt && !line) line = e.line;
+    throw InputError(c.source, line > 0 ? "line " + std::to_string(line) : "",
+                     "subcircuits and device models (X, .subckt, .model, .include) need a SPICE engine: "
+                     "the ode backend relaxes R C V I G B only; use --backend spice");
+  }
   circuit::check_topology(c);
   Builder(*this, c).run();
 }

@@ -134,9 +134,9 @@ class Engine {
       if (!v || !v->v_realdata) continue;
       r.vectors[node_of_vector(names[i])].assign(v->v_realdata, v->v_realdata + v->v_length);
     }
-    r.t_s = r.vectors["time"];
-    r.ok = !r.t_s.empty();
-    if (!r.ok) r.errors = "ngspice returned no time vector";
+    if (const auto it = r.vectors.find("time"); it != r.vectors.end()) r.t_s = it->second;
+    r.ok = !r.vectors.empty();
+    if (!r.ok) r.errors = "ngspice returned no vectors";
   }
 
   std::mutex mutex_;
@@ -178,6 +178,7 @@ std::vector<std::string> spice_deck(const circuit::Circuit& c, const RelaxOption
   deck.push_back(fmt::format(".options reltol={:g} vntol={:g} abstol=1e-15", std::max(opt.rel_tol, 1e-6),
                              std::max(opt.abs_tol_V, 1e-9)));
   for (const auto& o : c.options) deck.push_back(o);
+  for (const auto& l : c.library) deck.push_back(l);
   for (const auto& e : c.elements) deck.push_back(circuit::element_line(e));
   if (opt.temperature_K > 0) {
     int k = 0;
@@ -203,7 +204,8 @@ RelaxSummary SpiceBackend::relax(const circuit::Circuit& c, const RelaxOptions& 
   const double max_step = noisy ? plan.noise_dt_s : plan.sample_dt_s;
   const std::string tran = fmt::format("tran {:.17g} {:.17g} 0 {:.17g} uic", plan.sample_dt_s, plan.t_stop_s, max_step);
   Engine& engine = Engine::instance();
-  const Run r = engine.run(spice_deck(c, opt), tran, opt.seed);
+  Run r = engine.run(spice_deck(c, opt), tran, opt.seed);
+  if (r.ok && r.t_s.empty()) r.ok = false, r.errors = "ngspice returned no time vector";
   RelaxSummary s;
   s.backend = "spice (" + engine.version() + ")";
   s.nodes = circuit::node_names(c);
@@ -221,6 +223,11 @@ RelaxSummary SpiceBackend::relax(const circuit::Circuit& c, const RelaxOptions& 
   }
   analyse(tr, plan, opt, noisy, s);
   return s;
+}
+
+AnalysisResult run_analysis(const std::vector<std::string>& deck, const std::string& command) {
+  const Run r = Engine::instance().run(deck, command, 1);
+  return {r.ok, r.errors, r.vectors};
 }
 
 }  // namespace eqsim::backend::spice
