@@ -29,6 +29,33 @@ std::string header_value(const std::string& header, const std::string& key,
   return v;
 }
 
+// The dimensions of a 1-D or 2-D shape "(R,)" or "(R, C)": non-negative integers.
+std::vector<long> shape_dims(const std::string& shape, const std::string& path) {
+  const auto bad = [&] { return InputError(path, "shape", "only 1-D and 2-D arrays of sizes 0..2^31 are supported, got " + shape); };
+  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')') throw bad();
+  std::vector<long> dims;
+  std::stringstream ss(shape.substr(1, shape.size() - 2));
+  for (std::string item; std::getline(ss, item, ',');) {
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (item.empty()) continue;
+    if (item.size() > 10 || item.find_first_not_of("0123456789") != std::string::npos) throw bad();
+    dims.push_back(std::stol(item));
+    if (dims.back() > (1L << 31)) throw bad();
+  }
+  if (dims.empty() || dims.size() > 2) throw bad();
+  return dims;
+}
+
+// Bytes from the read position of in to its end.
+unsigned long data_bytes_left(std::ifstream& in) {
+  const auto here = in.tellg();
+  in.seekg(0, std::ios::end);
+  const auto end = in.tellg();
+  in.seekg(here);
+  return here < 0 || end < here ? 0 : static_cast<unsigned long>(end - here);
+}
+
 }  // namespace
 
 void write_text_atomic(const std::string& path, const std::string& text) {
@@ -76,19 +103,18 @@ Eigen::MatrixXd read_npy(const std::string& path) {
     in.read(reinterpret_cast<char*>(b), 4);
     hlen = b[0] | (b[1] << 8) | (b[2] << 16) | (uint32_t(b[3]) << 24);
   }
+  if (!in || hlen > data_bytes_left(in)) throw InputError(path, "", "truncated .npy header");
   std::string header(hlen, '\0');
   if (!in.read(header.data(), hlen)) throw InputError(path, "", "truncated .npy header");
   std::string descr = header_value(header, "descr", path);
   bool fortran = header_value(header, "fortran_order", path) == "True";
   std::string shape = header_value(header, "shape", path);
-  std::vector<long> dims;
-  std::stringstream ss(shape.substr(1, shape.size() - 2));
-  for (std::string item; std::getline(ss, item, ',');)
-    if (item.find_first_not_of(' ') != std::string::npos) dims.push_back(std::stol(item));
-  if (dims.empty() || dims.size() > 2)
-    throw InputError(path, "shape", "only 1-D and 2-D arrays are supported, got " + shape);
-  long rows = dims[0], cols = dims.size() == 2 ? dims[1] : 1;
-  size_t n = static_cast<size_t>(rows * cols);
+  const std::vector<long> dims = shape_dims(shape, path);
+  const long rows = dims[0], cols = dims.size() == 2 ? dims[1] : 1;
+  const size_t item = descr == "<f4" ? 4 : 8;
+  if (cols != 0 && static_cast<unsigned long>(rows) > data_bytes_left(in) / item / static_cast<unsigned long>(cols))
+    throw InputError(path, "shape", "shape " + shape + " needs more data than the file holds (truncated .npy data)");
+  const size_t n = static_cast<size_t>(rows * cols);
   std::vector<double> values(n);
   if (descr == "<f8") {
     in.read(reinterpret_cast<char*>(values.data()), n * 8);
