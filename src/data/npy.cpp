@@ -64,7 +64,11 @@ void write_text_atomic(const std::string& path, const std::string& text) {
     std::ofstream out(tmp, std::ios::binary);
     if (!out) throw InputError(path, "", "cannot open for writing");
     out << text;
-    if (!out) throw InputError(path, "", "write failed");
+    out.close();  // a full disk shows only when the buffer is flushed
+    if (!out) {
+      std::filesystem::remove(tmp);
+      throw InputError(path, "", "write failed (disk full or file too large?); the previous file is left as it was");
+    }
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
