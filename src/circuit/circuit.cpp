@@ -1,5 +1,7 @@
 #include "circuit/circuit.hpp"
 
+#include <cctype>
+
 #include <algorithm>
 
 namespace eqsim::circuit {
@@ -23,6 +25,21 @@ std::vector<std::string> node_names(const Circuit& c) {
 bool has_subcircuits(const Circuit& c) {
   if (!c.library.empty()) return true;
   return std::any_of(c.elements.begin(), c.elements.end(), [](const Element& e) { return e.kind == ElementKind::subckt; });
+}
+
+Element make_two_terminal(ElementKind k, const std::string& name, const std::string& a, const std::string& b, double v) {
+  Element e;
+  e.kind = k;
+  e.name = name;
+  e.n_plus = a;
+  e.n_minus = b;
+  e.value = v;
+  return e;
+}
+
+std::string lower_case(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 Element make_bsource(const std::string& name, const std::string& into, const std::string& expression) {

@@ -54,6 +54,12 @@ std::vector<std::string> node_names(const Circuit& c);
 // True when c needs a SPICE engine: subcircuit instances or library text.
 bool has_subcircuits(const Circuit& c);
 
+// A two-terminal element of kind k from a to b with value v (R, C, V, I).
+Element make_two_terminal(ElementKind k, const std::string& name, const std::string& a, const std::string& b, double v);
+
+// s in lower case (node names are).
+std::string lower_case(std::string s);
+
 // A B-source element injecting expression current into node `into` (from ground).
 Element make_bsource(const std::string& name, const std::string& into, const std::string& expression);
 

@@ -12,21 +12,6 @@ namespace eqsim::circuit {
 
 namespace {
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-Element two_terminal(ElementKind k, const std::string& name, const std::string& a, const std::string& b, double v) {
-  Element e;
-  e.kind = k;
-  e.name = name;
-  e.n_plus = a;
-  e.n_minus = b;
-  e.value = v;
-  return e;
-}
-
 // Draws every device's factors in the netlister's device order (see draw_factors).
 class Drawer {
  public:
@@ -97,7 +82,7 @@ class Netlister {
     c_.supply = "vdd";
     c_.noise_gamma = dm_.noise_gamma;
     map_.supply = c_.elements.size();
-    c_.elements.push_back(two_terminal(ElementKind::vsource, "VDD", "vdd", "0", dm_.VDD_V));
+    c_.elements.push_back(make_two_terminal(ElementKind::vsource, "VDD", "vdd", "0", dm_.VDD_V));
     int offset = 0;
     for (int m = 0; m < net_.module_count(); ++m) {
       map_.unit_nodes.emplace_back();
@@ -134,11 +119,11 @@ class Netlister {
   // and a leak of leak_G units of g_unit (projection nodes have 1, so they hold U^T a
   // exactly) with conductance factor lf.
   void node(const std::string& n, double u0, double leak_G, double cf, double lf) {
-    auto cap = two_terminal(ElementKind::capacitor, "CN_" + n, n, "0", dm_.c_node_F * cf);
+    auto cap = make_two_terminal(ElementKind::capacitor, "CN_" + n, n, "0", dm_.c_node_F * cf);
     cap.ic_V = u0 * dm_.v_unit_V;
     c_.elements.push_back(cap);
     const double g = leak_G * dm_.g_unit_siemens * lf;
-    c_.elements.push_back(two_terminal(ElementKind::resistor, "RL_" + n, n, "0", 1 / g));
+    c_.elements.push_back(make_two_terminal(ElementKind::resistor, "RL_" + n, n, "0", 1 / g));
   }
 
   void unit(int m, int i, int flat) {
@@ -150,7 +135,7 @@ class Netlister {
     const int table = net_.table_index(m);
     const double b = net_.bias(m)(i, 0) + (table >= 0 ? net_.params()[table](i, opt_.condition_level) : 0.0);
     if (b != 0)
-      c_.elements.push_back(two_terminal(ElementKind::isource, "IBIAS_" + n, "0", n, b * dm_.g_unit_siemens * dm_.v_unit_V));
+      c_.elements.push_back(make_two_terminal(ElementKind::isource, "IBIAS_" + n, "0", n, b * dm_.g_unit_siemens * dm_.v_unit_V));
   }
 
   // Transconductor of weight w (model units) into `to` from `from` with gain factor g
@@ -167,7 +152,7 @@ class Netlister {
     c_.elements.push_back(make_bsource("B" + name, to, expr));
     const double gm = std::abs(k) / (tanh_input ? dm_.v_unit_V : 1.0);
     const double bias = std::max(dm_.transconductor_bias_A, gm / dm_.gm_over_id_per_V);
-    c_.elements.push_back(two_terminal(ElementKind::isource, "ISUP_" + name, "vdd", "0", bias));
+    c_.elements.push_back(make_two_terminal(ElementKind::isource, "ISUP_" + name, "vdd", "0", bias));
   }
 
   bool is_tanh(int m) const { return net_.spec().modules[m].activation == model::Activation::tanh; }
@@ -176,7 +161,7 @@ class Netlister {
     const auto& spec = net_.spec().couplings[cp];
     if (spec.kind == model::CouplingKind::dense) return dense(cp);
     const auto& f = f_.couplings[cp];
-    const std::string cname = lower(spec.name);
+    const std::string cname = lower_case(spec.name);
     for (int k = 0; k < spec.rank; ++k) {
       node("pu_" + cname + "_" + std::to_string(k), 0, 1, f.cap_pu(k), f.leak_pu(k));
       node("pv_" + cname + "_" + std::to_string(k), 0, 1, f.cap_pv(k), f.leak_pv(k));
@@ -204,7 +189,7 @@ class Netlister {
   void dense(int cp) {
     const auto& spec = net_.spec().couplings[cp];
     const auto& f = f_.couplings[cp];
-    const std::string cname = lower(spec.name);
+    const std::string cname = lower_case(spec.name);
     const Eigen::MatrixXd& W = net_.w(cp);
     for (int i = 0; i < W.rows(); ++i)
       for (int j = 0; j < W.cols(); ++j) {
@@ -225,19 +210,19 @@ class Netlister {
     if (spring_g > 0) {
       const std::string xt = "xt_" + std::to_string(i);
       map_.spring_resistors.push_back(c_.elements.size());
-      c_.elements.push_back(two_terminal(ElementKind::resistor, "RS_" + x, x, xt, 1 / spring_g));
+      c_.elements.push_back(make_two_terminal(ElementKind::resistor, "RS_" + x, x, xt, 1 / spring_g));
       map_.spring_sources.push_back(c_.elements.size());
-      c_.elements.push_back(two_terminal(ElementKind::vsource, "VT_" + x, xt, "0", spring_target(i) * dm_.v_unit_V));
+      c_.elements.push_back(make_two_terminal(ElementKind::vsource, "VT_" + x, xt, "0", spring_target(i) * dm_.v_unit_V));
     }
     if (opt_.nudge_g == 0) return;
     const std::string t = "nt_" + std::to_string(i);
-    auto g = two_terminal(ElementKind::vccs, "GN_" + x, x, t, opt_.nudge_g * dm_.g_unit_siemens * f_.nudge(i));
+    auto g = make_two_terminal(ElementKind::vccs, "GN_" + x, x, t, opt_.nudge_g * dm_.g_unit_siemens * f_.nudge(i));
     g.c_plus = x;
     g.c_minus = t;
     map_.nudge_elements.push_back(c_.elements.size());
     c_.elements.push_back(g);
     map_.nudge_sources.push_back(c_.elements.size());
-    c_.elements.push_back(two_terminal(ElementKind::vsource, "VN_" + x, t, "0", opt_.nudge_target(i) * dm_.v_unit_V));
+    c_.elements.push_back(make_two_terminal(ElementKind::vsource, "VN_" + x, t, "0", opt_.nudge_target(i) * dm_.v_unit_V));
   }
 
   void header() {
@@ -266,7 +251,7 @@ class Netlister {
 }  // namespace
 
 std::string unit_node(const model::Network& net, int m, int i) {
-  return lower(net.spec().modules[m].name) + "_" + std::to_string(i);
+  return lower_case(net.spec().modules[m].name) + "_" + std::to_string(i);
 }
 
 DeviceFactors ideal_factors(const model::Network& net) {

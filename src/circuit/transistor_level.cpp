@@ -10,25 +10,6 @@
 
 namespace eqsim::circuit {
 
-namespace {
-
-Element source(ElementKind k, const std::string& name, const std::string& a, const std::string& b, double v) {
-  Element e;
-  e.kind = k;
-  e.name = name;
-  e.n_plus = a;
-  e.n_minus = b;
-  e.value = v;
-  return e;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-}  // namespace
-
 Circuit with_transistor_cells(const Circuit& behavioural, const TransistorCell& cell, const DeviceModel& dm) {
   Circuit c = behavioural;
   c.elements.clear();
@@ -47,9 +28,9 @@ Circuit with_transistor_cells(const Circuit& behavioural, const TransistorCell& 
       throw InputError(behavioural.source, e.name,
                        "has an input offset: transistor-level mismatch is drawn per transistor, not per behavioural device");
     const std::string base = e.name.substr(1);
-    const std::string bias_node = "nb_" + lower(base);
+    const std::string bias_node = "nb_" + lower_case(base);
     const double tail_A = std::abs(t.gain) / t.scale_V * dm.v_unit_V;
-    c.elements.push_back(source(ElementKind::isource, "IB_" + base, "vdd", bias_node, tail_A));
+    c.elements.push_back(make_two_terminal(ElementKind::isource, "IB_" + base, "vdd", bias_node, tail_A));
     Element x;
     x.kind = ElementKind::subckt;
     x.name = "X" + base;
@@ -57,17 +38,17 @@ Circuit with_transistor_cells(const Circuit& behavioural, const TransistorCell& 
     x.pins = {e.n_minus, t.gain > 0 ? t.input : n_in, t.gain > 0 ? p_ref : t.input, "vdd", "vss", bias_node};
     x.subckt_name = cell.name;
     c.elements.push_back(std::move(x));
-    replaced.insert("isup_" + lower(base));
+    replaced.insert("isup_" + lower_case(base));
   }
   std::erase_if(c.elements, [&](const Element& e) {
-    return e.kind == ElementKind::isource && replaced.count(lower(e.name));
+    return e.kind == ElementKind::isource && replaced.count(lower_case(e.name));
   });
   for (auto& e : c.elements)
-    if (e.kind == ElementKind::vsource && lower(e.name) == c.supply) e.value = dm.VDD_V / 2;
-  c.elements.push_back(source(ElementKind::vsource, "VSS", "vss", "0", -dm.VDD_V / 2));
+    if (e.kind == ElementKind::vsource && lower_case(e.name) == c.supply) e.value = dm.VDD_V / 2;
+  c.elements.push_back(make_two_terminal(ElementKind::vsource, "VSS", "vss", "0", -dm.VDD_V / 2));
   if (trim) {
-    c.elements.push_back(source(ElementKind::vsource, "VTRIM_P", "vtrim_p", "0", -cell.offset_trim_V));
-    c.elements.push_back(source(ElementKind::vsource, "VTRIM_N", "vtrim_n", "0", cell.offset_trim_V));
+    c.elements.push_back(make_two_terminal(ElementKind::vsource, "VTRIM_P", "vtrim_p", "0", -cell.offset_trim_V));
+    c.elements.push_back(make_two_terminal(ElementKind::vsource, "VTRIM_N", "vtrim_n", "0", cell.offset_trim_V));
   }
   c.header.push_back("transistor level: every transconductor is an instance X* of " + cell.name + " (" + cell.description +
                      "): weight sign by the input pins (negative: in = ground, ref = the input node), magnitude by its "
