@@ -272,6 +272,15 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   c.energy.device_models = read_list(r, "energy.device_models", c.energy.device_models);
   c.energy.baseline = r.get<std::string>("energy.baseline", c.energy.baseline);
   c.energy.sensitivity = r.get<bool>("energy.sensitivity", c.energy.sensitivity);
+  auto& cc = c.circuit_check;
+  cc.enabled = r.get<bool>("circuit_check.enabled", cc.enabled);
+  cc.backends = read_list(r, "circuit_check.backends", cc.backends);
+  cc.points = r.get<int>("circuit_check.points", cc.points);
+  cc.window_tau = r.get<double>("circuit_check.window_tau", cc.window_tau);
+  cc.device_model = r.get<std::string>("circuit_check.device_model", cc.device_model);
+  require_positive(source, "circuit_check.points", cc.points);
+  require_positive(source, "circuit_check.window_tau", cc.window_tau);
+  if (cc.backends.empty()) throw InputError(source, "circuit_check.backends", "name at least one backend");
   auto& ms = c.mismatch;
   ms.enabled = r.get<bool>("mismatch.enabled", ms.enabled);
   ms.sigmas = read_list(r, "mismatch.sigmas", ms.sigmas);

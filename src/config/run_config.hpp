@@ -52,6 +52,16 @@ struct MismatchStudyOptions {
   std::string device_model = "device_models/generic-65nm.yaml";
 };
 
+// The run's cross-check of the trained model's own circuit on the circuit backends
+// (study/circuit_check.hpp).
+struct CircuitCheckStageOptions {
+  bool enabled = true;
+  std::vector<std::string> backends{"ode", "spice"};
+  int points = 1;          // sampler inputs relaxed per backend
+  double window_tau = 40;  // relaxation window in node time constants (ngspice: ~1.1 s per tau on the default model)
+  std::string device_model = "device_models/generic-65nm.yaml";
+};
+
 // The energy stage of `eqsim run`: `eqsim energy` on the EP model per device model.
 struct EnergyStageOptions {
   bool enabled = true;
@@ -144,6 +154,7 @@ struct RunConfig {
   BaselineOptions baselines;
   MismatchStudyOptions mismatch;
   EnergyStageOptions energy;
+  CircuitCheckStageOptions circuit_check;
   ReadoutOptions readout;
   WeightOptions weights;
   ExploreOptions explore;

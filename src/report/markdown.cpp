@@ -66,6 +66,25 @@ std::string figures(const std::vector<Figure>& figs) {
   return s;
 }
 
+std::string circuit_check_section(const RunReport& r) {
+  const auto& cc = r.circuit_check;
+  const auto& first = cc.rows.front();
+  std::string s = fmt::format(
+      "\n## The model's circuit on every backend\n\nThe EP model netlisted ideally (`{}`) and relaxed at {} sampler "
+      "input(s){} on each circuit backend for {:g} node time constants from the same start, as the circuit-in-the-loop sampler reads it; the visible units' equilibrium "
+      "against the ideal network's converged one and against the {} backend's, in model units (1 = v_unit). Table: "
+      "`circuit_check.csv`.\n\n",
+      r.circuit_check_device_model, first.points, cc.level >= 0 ? fmt::format(" (noise level {})", cc.level) : "",
+      cc.window_tau, first.backend);
+  s += "| backend | engine | inputs | not settled | vs ideal, rms | vs ideal, max | vs " + first.backend +
+       ", max | slowest settle (s) | wall per relaxation (s) |\n|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& c : cc.rows)
+    s += fmt::format("| {} | {} | {} | {} | {:.2e} | {:.2e} | {:.2e} | {:.3g} | {:.3g} |\n", c.backend, c.engine,
+                     c.points, c.not_settled, c.equilibrium_rms_vs_ideal, c.equilibrium_max_vs_ideal,
+                     c.equilibrium_max_vs_first, c.settle_time_max_s, c.wall_s_per_relaxation);
+  return s;
+}
+
 }  // namespace
 
 std::string markdown(const RunReport& r) {
@@ -94,6 +113,7 @@ std::string markdown(const RunReport& r) {
   for (auto e : {learn::Estimator::symmetric, learn::Estimator::one_sided})
     s += fmt::format("\nBias slope of log rel. error vs log beta ({}): {:.2f}", learn::to_string(e), learn::bias_slope(r.gradcheck, e));
   s += "\n";
+  if (!r.circuit_check.rows.empty()) s += circuit_check_section(r);
   if (!r.mismatch.empty()) {
     s += "\n## Fidelity vs mismatch\n\n" + r.mismatch_settings + "\n\n";
     s += fmt::format("Sample quality falls 10 % below the ideal circuit's (Fréchet distance, noiseless chips, mean over chips) "

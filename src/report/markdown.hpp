@@ -25,6 +25,7 @@ struct Figure {
 };
 
 using study::EnergyBrief;
+using study::CircuitCheckSummary;
 using study::MismatchRow;
 
 struct RunReport {
@@ -41,6 +42,8 @@ struct RunReport {
   std::string mismatch_settings;
   double drop_sigma_deploy = 0, drop_sigma_insitu = 0;  // NaN: no 10 % drop within the grid
   std::vector<Figure> mismatch_figures;
+  CircuitCheckSummary circuit_check;     // empty rows: not run
+  std::string circuit_check_device_model;
   std::vector<EnergyBrief> energy;
   std::vector<Figure> energy_figures;
   std::string failed_stage, failure;  // a stage that threw, and why

@@ -1,6 +1,6 @@
 // `eqsim run`: the main job. Stages (each skipped on --resume when its output exists):
 // train EP -> baselines (exact gradient, backprop MLP) -> samples -> quality ->
-// gradient check -> mismatch study -> energy -> report (report.md, report.html,
+// gradient check -> circuit check (ode against spice) -> mismatch study -> energy -> report (report.md, report.html,
 // summary.json). A stage that throws leaves a report naming it and why.
 #include <Eigen/Core>
 #include <cmath>
@@ -11,6 +11,7 @@
 
 #include "git_revision.hpp"
 #include "backend/registry.hpp"
+#include "study/circuit_check.hpp"
 #include "study/energy_study.hpp"
 #include "study/jobs.hpp"
 #include "study/run.hpp"
@@ -63,6 +64,13 @@ nlohmann::json summary_json(const config::RunConfig& cfg, const report::RunRepor
     j["mismatch"] = {{"quality_drop_10pct_sigma_deploy", number(rep.drop_sigma_deploy)},
                      {"quality_drop_10pct_sigma_insitu", number(rep.drop_sigma_insitu)},
                      {"table", "mismatch.csv"}};
+  for (const auto& c : rep.circuit_check.rows)
+    j["circuit_check"][c.backend] = {{"engine", c.engine},
+                                     {"points", c.points},
+                                     {"not_settled", c.not_settled},
+                                     {"equilibrium_max_vs_ideal_model", c.equilibrium_max_vs_ideal},
+                                     {"equilibrium_max_vs_first_model", c.equilibrium_max_vs_first},
+                                     {"wall_s_per_relaxation", c.wall_s_per_relaxation}};
   for (const auto& e : rep.energy)
     j["energy"][e.device_model] = {{"batch", e.batch},
                                    {"analog_J_per_step", e.analog_J},
@@ -139,6 +147,25 @@ void gradcheck_stage(const std::string& dir, const config::RunConfig& cfg, repor
   if (!fs::exists(gc_path)) data::write_text_atomic(gc_path, learn::gradcheck_csv(rep.gradcheck));
   rep.gradcheck_figures.push_back(figure("EP gradient error vs beta", "gradcheck.png",
                                          report::plot_gradcheck(rep.gradcheck, dir + "/figures/gradcheck.png")));
+}
+
+void circuit_check_stage(const std::string& dir, const config::RunConfig& cfg, report::RunReport& rep) {
+  const std::string csv = dir + "/circuit_check.csv";
+  if (fs::exists(csv)) {
+    rep.circuit_check = read_circuit_check_csv(csv);
+  } else {
+    CircuitCheckOptions co;
+    co.model_dir = dir + "/ep/model";
+    co.data_path = cfg.data_path;
+    co.device_model = resolve_project_path(cfg.circuit_check.device_model);
+    co.backends = cfg.circuit_check.backends;
+    co.points = cfg.circuit_check.points;
+    co.window_tau = cfg.circuit_check.window_tau;
+    co.seed = cfg.sample.seed;
+    rep.circuit_check = circuit_check(co);
+    data::write_text_atomic(csv, circuit_check_csv(rep.circuit_check));
+  }
+  rep.circuit_check_device_model = cfg.circuit_check.device_model;
 }
 
 void mismatch_stage(const std::string& dir, const config::RunConfig& cfg, report::RunReport& rep) {
@@ -244,6 +271,10 @@ RunSummary run(const RunOptions& args) {
     models_stage(dir, cfg, rep, stage);
     stage = "gradient check";
     gradcheck_stage(dir, cfg, rep);
+    if (cfg.circuit_check.enabled) {
+      stage = "circuit check";
+      circuit_check_stage(dir, cfg, rep);
+    }
     if (cfg.mismatch.enabled && cfg.task == config::Task::flow) {
       stage = "mismatch study";
       mismatch_stage(dir, cfg, rep);
