@@ -246,6 +246,16 @@ TEST_CASE("the mismatch table round-trips, and the 10 % drop sigma interpolates 
   // deploy: limit 2.2 crosses between 2.1 (2 %) and the mean 2.4 (5 %): 2 % + 3 % / 3
   CHECK(study::quality_drop_sigma(rows, false) == doctest::Approx(0.03));
   CHECK(std::isnan(study::quality_drop_sigma(rows, true)));
+  // Over chips: chip 0 alone crosses 2.2 at 2 % + 3 % x 0.1/0.2 = 3.5 %, chip 1 alone at 2 % + 3 % x 0.1/0.4 = 2.75 %;
+  // every bootstrap resample of the two chips falls in [2.75 %, 3.5 %] and both ends occur.
+  const auto iv = study::quality_drop_sigma_interval(rows, false, 7);
+  CHECK(iv.n == 2);
+  CHECK(iv.mean == doctest::Approx(0.03));
+  CHECK(iv.lo == doctest::Approx(0.0275));
+  CHECK(iv.hi == doctest::Approx(0.035));
+  const auto never = study::quality_drop_sigma_interval(rows, true, 7);
+  CHECK(std::isnan(never.mean));
+  CHECK(std::isinf(never.hi));
   const std::string path = testing::fresh_dir("mismatch_csv") + "/m.csv";
   std::ofstream(path) << study::mismatch_csv(rows);
   const auto back = study::read_mismatch_csv(path);
