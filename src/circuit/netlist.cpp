@@ -54,6 +54,15 @@ struct Logical {
   int line;
 };
 
+// The number of an "* eqsim: KEY=" header comment on line n.
+double header_number(const std::string& key, const std::string& text, const Circuit& c, int n) {
+  try {
+    return parse_spice_number(trim(text));
+  } catch (const std::invalid_argument&) {
+    throw InputError(c.source, "line " + std::to_string(n), "eqsim header " + key + "='" + text + "' is not a number");
+  }
+}
+
 // Title, comments and continuations resolved into logical lines.
 std::vector<Logical> logical_lines(const std::string& text, Circuit& c) {
   std::vector<Logical> out;
@@ -67,7 +76,7 @@ std::vector<Logical> logical_lines(const std::string& text, Circuit& c) {
     std::string s = trim(raw);
     if (s.rfind("*", 0) == 0) {
       const std::string body = lower(trim(s.substr(1)));
-      if (body.rfind("eqsim: noise_gamma=", 0) == 0) c.noise_gamma = parse_spice_number(body.substr(19));
+      if (body.rfind("eqsim: noise_gamma=", 0) == 0) c.noise_gamma = header_number("noise_gamma", body.substr(19), c, n);
       if (body.rfind("eqsim: supply=", 0) == 0) c.supply = trim(body.substr(14));
       c.header.push_back(trim(s.substr(1)));
       continue;
