@@ -21,10 +21,12 @@ std::string lower(std::string s) {
   return s;
 }
 
+// Without the white space split() separates words by (a line of only '\v' is empty).
 std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r");
+  const char* space = " \t\r\v\f";
+  const auto b = s.find_first_not_of(space);
   if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+  return s.substr(b, s.find_last_not_of(space) - b + 1);
 }
 
 // Removes spaces around '=' so "IC = 1" reads as one token "IC=1".
