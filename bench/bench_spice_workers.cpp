@@ -1,6 +1,8 @@
 // bench_spice_workers throughput [RUNS] [T_STOP_TAU]: RUNS relaxations of a
 //   200-node RC chain with tanh transconductors on one spice worker, then on two (relax_all);
 //   prints both wall times and the throughput ratio. Goal on 2 cores: >= 1.8x.
+// bench_spice_workers one-worker [RUNS] [T_STOP_TAU]: the one-worker half alone; two
+//   of them started at once show how far the machine itself scales to two processes.
 // bench_spice_workers memory [RUNS]: RUNS consecutive relaxations of a small RC
 //   netlist on one worker; prints the resident size (VmRSS) of this process and
 //   of the worker at 100 runs and every tenth of RUNS, and the growth after the
@@ -14,6 +16,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "backend/spice/spice_backend.hpp"
 #include "circuit/netlist.hpp"
@@ -67,7 +70,7 @@ circuit::Circuit chain(int nodes, int k) {
   return circuit::parse_netlist(text + ".end\n", "chain" + std::to_string(k) + ".cir");
 }
 
-int throughput(int runs, double t_stop_tau) {
+int throughput(int runs, double t_stop_tau, std::vector<int> worker_counts = {1, 2}) {
   const double tau_s = 1e-12 * 1e5;  // the slowest node: 1 pF on 100 kohm
   std::vector<circuit::Circuit> circuits;
   for (int k = 0; k < runs; ++k) circuits.push_back(chain(200, k));
@@ -78,7 +81,7 @@ int throughput(int runs, double t_stop_tau) {
   std::printf("%d relaxations of a %zu-element RC chain with tanh couplings over %.0f tau\n", runs, circuits[0].elements.size(),
               t_stop_tau);
   double wall_s[3] = {0, 0, 0};
-  for (int workers : {1, 2}) {
+  for (int workers : worker_counts) {
     backend::spice::PoolOptions po;
     po.workers = workers;
     backend::spice::SpiceBackend spice(po);
@@ -91,7 +94,7 @@ int throughput(int runs, double t_stop_tau) {
     std::printf("%d worker(s): %.3f s (%.1f ms per relaxation), %d of %d settled\n", workers, wall_s[workers],
                 1e3 * wall_s[workers] / runs, settled, runs);
   }
-  std::printf("throughput 2 workers / 1 worker = %.2fx (goal >= 1.8x)\n", wall_s[1] / wall_s[2]);
+  if (worker_counts.size() == 2) std::printf("throughput 2 workers / 1 worker = %.2fx (goal >= 1.8x)\n", wall_s[1] / wall_s[2]);
   return 0;
 }
 
@@ -126,7 +129,9 @@ int memory(int runs) {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "throughput") return throughput(argc > 2 ? std::atoi(argv[2]) : 16, argc > 3 ? std::atof(argv[3]) : 100);
+  // The machine's own scaling, for comparison: run two of these at once.
+  if (mode == "one-worker") return throughput(argc > 2 ? std::atoi(argv[2]) : 16, argc > 3 ? std::atof(argv[3]) : 100, {1});
   if (mode == "memory") return memory(argc > 2 ? std::atoi(argv[2]) : 10000);
-  std::fprintf(stderr, "usage: bench_spice_workers throughput [RUNS] [T_STOP_TAU] | memory [RUNS]\n");
+  std::fprintf(stderr, "usage: bench_spice_workers throughput|one-worker [RUNS] [T_STOP_TAU] | memory [RUNS]\n");
   return 2;
 }

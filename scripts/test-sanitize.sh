@@ -10,8 +10,9 @@ cmake -S "$here" -B "$here/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInf
       ${CMAKE_CXX_COMPILER_LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=$CMAKE_CXX_COMPILER_LAUNCHER} >/dev/null
 cmake --build "$here/build-asan" -j2
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-# halt_on_error: the first report ends the process with a failure; libngspice runs in
-# uninstrumented worker processes that leave without exit handlers (no leak report).
+# halt_on_error: the first report ends the process with a failure. LeakSanitizer checks
+# eqsim and the tests; libngspice (not instrumented) runs only in the eqsim-spice-worker
+# processes, which leave with _exit and so make no leak report for its memory.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 cd "$here/build-asan"
