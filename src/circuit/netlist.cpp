@@ -21,12 +21,22 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Without the white space split() separates words by (a line of only '\v' is empty).
+// The white space split() separates words by (std::isspace in the C locale).
+constexpr const char* kSpace = " \t\n\v\f\r";
+
+// Without surrounding white space (a line of only '\v' is empty).
 std::string trim(const std::string& s) {
-  const char* space = " \t\r\v\f";
-  const auto b = s.find_first_not_of(space);
+  const auto b = s.find_first_not_of(kSpace);
   if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(space) - b + 1);
+  return s.substr(b, s.find_last_not_of(kSpace) - b + 1);
+}
+
+// What follows the first `words` words of s ("" if s has no more).
+std::string after_words(const std::string& s, int words) {
+  size_t pos = 0;
+  for (int k = 0; k < words && pos != std::string::npos; ++k)
+    pos = s.find_first_of(kSpace, s.find_first_not_of(kSpace, pos));
+  return pos == std::string::npos ? std::string() : s.substr(pos);
 }
 
 // Removes spaces around '=' so "IC = 1" reads as one token "IC=1".
@@ -223,9 +233,7 @@ class LineParser {
     e.n_plus = lower(t[1]);
     e.n_minus = lower(t[2]);
     // The expression is everything after "I=" (it may contain spaces).
-    size_t pos = 0;
-    for (int k = 0; k < 3; ++k) pos = s.find(' ', s.find_first_not_of(' ', pos));
-    const std::string rest = trim(s.substr(pos));
+    const std::string rest = trim(after_words(s, 3));
     if (rest.size() < 2 || std::tolower(static_cast<unsigned char>(rest[0])) != 'i' || rest[1] != '=')
       fail("only current B-sources (I=...) are supported on " + e.name);
     e.expression = trim(rest.substr(2));
