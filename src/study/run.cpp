@@ -1,7 +1,8 @@
 // `eqsim run`: the main job. Stages (each skipped on --resume when its output exists):
 // train EP -> baselines (exact gradient, backprop MLP) -> samples -> quality ->
-// gradient check -> circuit check (ode against spice) -> mismatch study -> energy -> report (report.md, report.html,
-// summary.json). A stage that throws leaves a report naming it and why.
+// gradient check -> circuit check (ode against spice) -> mismatch study -> energy ->
+// report (report.md, report.html, summary.json). A stage that throws leaves a report
+// naming it and why.
 #include <Eigen/Core>
 #include <cmath>
 #include <filesystem>
