@@ -98,7 +98,18 @@ class Parser {
       else return e;
     }
   }
+  // Nesting (parentheses, signs, calls) deeper than this would overflow the stack of
+  // this recursive-descent parser (found by fuzz_netlist: a few thousand '(').
+  static constexpr int kMaxDepth = 256;
+  int depth_ = 0;
   Expr unary() {
+    if (depth_ == kMaxDepth) fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    ++depth_;
+    Expr e = signed_primary();
+    --depth_;
+    return e;
+  }
+  Expr signed_primary() {
     if (eat('+')) return unary();
     if (eat('-')) {
       Expr e;
