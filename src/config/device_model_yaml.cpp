@@ -50,8 +50,11 @@ circuit::DeviceModel load_device_model(const std::string& path) {
   if (!root.IsMap()) throw InputError(path, "", "expected a map of keys");
   circuit::DeviceModel dm;
   dm.source = path;
+  if (root["name"] && !root["name"].IsScalar()) throw InputError(path, "name", "expected a text");
   dm.name = root["name"] ? root["name"].as<std::string>() : path;
   for (const auto& kv : root) {
+    if (!kv.first.IsScalar())
+      throw InputError(path, "line " + std::to_string(kv.first.Mark().line + 1), "a key must be a plain name");
     const auto key = kv.first.as<std::string>();
     const bool section = key == "name" || key == "description" || key == "energy";  // energy: read by energy_yaml
     if (!section && !fields().count(key)) throw InputError(path, key, "unknown key");
