@@ -124,7 +124,7 @@ std::string circuit_check_section(const RunReport& r) {
 // sampling seeds): the mean difference with its t interval, and whether it is one.
 std::string difference_line(const LabelledQuality& ep, const LabelledQuality& other) {
   const size_t n = std::min(ep.frechet_sets.size(), other.frechet_sets.size());
-  if (n < 2 || other.label.rfind("EP", 0) == 0) return "";
+  if (n < 2 || !other.baseline) return "";
   std::vector<double> d(n);
   for (size_t k = 0; k < n; ++k) d[k] = ep.frechet_sets[k] - other.frechet_sets[k];
   const auto iv = metrics::t_interval(d);

@@ -14,6 +14,7 @@ namespace eqsim::report {
 struct LabelledQuality {
   std::string label;
   metrics::Quality quality;          // of the first sample set
+  bool baseline = false;             // a baseline model (exact gradient, MLP) EP is compared with
   std::vector<double> frechet_sets;  // Frechet distance of each independent sample set (sampling seeds), at equal N
   double frechet_inf = std::numeric_limits<double>::quiet_NaN();  // the first set's, extrapolated to infinite N
 };

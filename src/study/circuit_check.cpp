@@ -41,15 +41,15 @@ Eigen::MatrixXd check_inputs(const data::Digits& digits, int points, unsigned lo
   return x;
 }
 
-// The ideal network's velocity at x, relaxed to convergence from x (hidden units at 0).
-Eigen::MatrixXd ideal_velocity(const model::Network& net, const Eigen::MatrixXd& x, int level) {
+// The ideal network's velocity at x, relaxed to convergence from x (hidden units at 0);
+// a diffusion model's at noise level `level`: its spring score times that level's sigma.
+Eigen::MatrixXd ideal_velocity(const model::Network& net, const Eigen::MatrixXd& x, int level,
+                               learn::AnnealedLangevinOptions schedule) {
   learn::SampleOptions so;
   so.relax = model::converged_options(net, 0.1);
   if (level < 0) return learn::energy_velocity(net, so)(x, 0);
-  learn::AnnealedLangevinOptions schedule;
   schedule.relax = so.relax;
-  schedule.sigmas.assign(static_cast<size_t>(level) + 1, 1.0);  // score * 1 = the spring velocity
-  return learn::energy_score(net, schedule)(x, level);
+  return learn::energy_score(net, schedule)(x, level) * schedule.sigmas[static_cast<size_t>(level)];
 }
 
 }  // namespace
@@ -72,7 +72,7 @@ CircuitCheckSummary circuit_check(const CircuitCheckOptions& opt) {
   const double noise_sigma = out.level < 0 ? 0.0 : schedule.sigmas[static_cast<size_t>(out.level)];
   const Eigen::MatrixXd x = check_inputs(digits, opt.points, opt.seed, noise_sigma);
   const double to_model = 1 / (net.spec().alpha * net.spec().spring_lambda);  // velocity -> equilibrium
-  const Eigen::MatrixXd v_ideal = ideal_velocity(net, x, out.level);
+  const Eigen::MatrixXd v_ideal = ideal_velocity(net, x, out.level, schedule);
 
   CircuitVelocityOptions copt;
   copt.device_model = config::load_device_model(opt.device_model);

@@ -43,6 +43,7 @@ Eigen::MatrixXd sample_stage(const std::string& model_dir, const learn::SampleOp
 struct LabelledSets {
   std::string label;
   std::vector<Eigen::MatrixXd> sets;
+  bool baseline = false;
 };
 
 LabelledSets sample_sets(const std::string& label, const std::string& model_dir, learn::SampleOptions opt, int n_sets,
@@ -69,6 +70,7 @@ std::vector<report::LabelledQuality> quality_over_sets(const std::vector<Labelle
   size_t i = 0;
   for (const auto& m : models) {
     report::LabelledQuality q = scored[i];
+    q.baseline = m.baseline;
     for (size_t k = 0; k < m.sets.size(); ++k) q.frechet_sets.push_back(scored[i + k].quality.frechet_distance);
     if (m.sets.front().cols() >= 4 * 64)  // subsets of N/2 and more keep a full-rank covariance
       q.frechet_inf = metrics::frechet_extrapolated(m.sets.front(), digits.images, seed);
@@ -166,6 +168,7 @@ void models_stage(const std::string& dir, const config::RunConfig& cfg, report::
     rep.training.push_back({v.label, vdir + "/train_log.csv"});
     stage = "sample " + v.name;
     sets.push_back(sample_sets(v.label, vdir + "/model", cfg.sample, cfg.sample_sets, dir + "/samples/" + v.name));
+    sets.back().baseline = v.name != "ep";
   }
   stage = "sample ep (t_end 1.2, energy-gradient readout)";
   learn::SampleOptions extended = cfg.sample;
