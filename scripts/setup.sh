@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 packages=(g++ cmake ninja-build pkg-config libeigen3-dev libboost-dev libngspice0-dev ngspice
           libyaml-cpp-dev doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
           libmuparser-dev zlib1g-dev libssl-dev gnuplot-nox libcmark-gfm-dev libcmark-gfm-extensions-dev
-          chromium clang)  # chromium: the report test opens report.html in it (headless); clang: scripts/fuzz.sh (libFuzzer)
+          chromium clang openmpi-bin libopenmpi-dev)  # openmpi: eqsim under mpirun (study/mpi); chromium: the report test opens report.html in it (headless); clang: scripts/fuzz.sh (libFuzzer)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

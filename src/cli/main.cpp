@@ -1,16 +1,22 @@
 // eqsim: a thin main. Subcommands live in cmd_*.cpp; exit codes per DESIGN.md §8:
 // 0 success, 2 bad input, 1 internal failure or a simulation outcome short of the
-// request (SimulationOutcome, e.g. a circuit that did not settle).
+// request (SimulationOutcome, e.g. a circuit that did not settle). Started by mpirun or
+// srun (and only then) it joins MPI (study/mpi): rank 0 runs the command and spreads the
+// studies' task batches over the ranks; the other ranks compute what rank 0 sends.
 #include <Eigen/Core>
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "study/explore.hpp"
+#include "study/mismatch.hpp"
+#include "study/mpi/mpi_session.hpp"
 #include "study/outcome.hpp"
 #include "study/run.hpp"
 #include "data/error.hpp"
 
-int main(int argc, char** argv) {
-  Eigen::setNbThreads(1);  // parallel work runs in column chunks (model::column_chunks)
+namespace {
+
+int run_command_line(int argc, char** argv) {
   CLI::App app{"eqsim: co-design analog hardware that trains itself with Equilibrium Propagation"};
   std::string version = std::string("eqsim ") + EQSIM_VERSION + " (git " + eqsim::study::git_revision() + ")";
   for (const auto& v : eqsim::study::versions()) version += "\n" + v;
@@ -42,4 +48,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Eigen::setNbThreads(1);  // parallel work runs in column chunks (model::column_chunks)
+  if (!eqsim::study::mpi::launched_by_mpi()) return run_command_line(argc, argv);
+  eqsim::study::mpi::Session mpi(argc, argv);
+  if (mpi.rank() > 0)
+    return mpi.serve({{"explore", eqsim::study::explore_worker}, {"mismatch", eqsim::study::mismatch_worker}});
+  eqsim::study::set_task_executor(mpi.executor());
+  return mpi.finish(run_command_line(argc, argv));
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 
 #include "config/device_model_yaml.hpp"
 #include "config/energy_yaml.hpp"
@@ -32,6 +34,21 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+// One (point, chip) task; its name (p3_c7) is its task file's stem.
+struct ExploreTask {
+  int point = 0, chip = 0;
+};
+
+std::string task_name(const ExploreTask& t) { return fmt::format("p{}_c{}", t.point, t.chip); }
+
+ExploreTask parse_task_name(const std::string& name) {
+  ExploreTask t;
+  char end = 0;
+  if (std::sscanf(name.c_str(), "p%d_c%d%c", &t.point, &t.chip, &end) != 2)
+    throw std::runtime_error("not an exploration task: " + name);
+  return t;
+}
 
 const char* const kTrainingPrefixes[] = {"train.", "network.", "relax.", "nudged_relax.", "task", "diffusion."};
 
@@ -100,7 +117,8 @@ struct Model {
 
 class Exploration {
  public:
-  Exploration(const ExploreOptions& opt) : opt_(opt) {
+  // A worker (explore_worker) finds its models in DIR and trains nothing.
+  Exploration(const ExploreOptions& opt, bool worker = false) : opt_(opt), worker_(worker) {
     base_ = config::load_run_config(opt.config, opt.sets);
     e_ = base_.explore;
     if (opt.out.empty()) throw InputError("command line", "--out", "eqsim explore needs an output folder");
@@ -109,9 +127,7 @@ class Exploration {
   }
 
   ExploreSummary run(const TaskExecutor& executor) {
-    prepare_dir();
-    make_points();
-    train_models();
+    prepare();
     std::vector<ExploreTask> todo;
     for (int k = 0; k < static_cast<int>(points_.size()); ++k)
       for (int c = 0; c < e_.chips; ++c)
@@ -120,13 +136,16 @@ class Exploration {
     fmt::print(stderr, "eqsim explore: {} points x {} chips = {} tasks, {} to run\n", points_.size(), e_.chips, total, todo.size());
     ProgressLine progress("explore", static_cast<long>(todo.size()));
     long done = 0;
-    auto run_one = [&](const ExploreTask& t) {
-      store(t, evaluate(t));
-      progress.update(++done, fmt::format("point {} chip {}", t.point, t.chip));
+    TaskBatch batch;
+    batch.kind = "explore";
+    for (const auto& t : todo) batch.tasks.push_back(task_name(t));
+    batch.shared = [this] { return shared_state(); };
+    batch.compute = [this](const std::string& name) { return compute(name); };
+    batch.store = [&](size_t i, const std::string& result) {
+      data::write_text_atomic(task_path(todo[i]), result);
+      progress.update(++done, fmt::format("point {} chip {}", todo[i].point, todo[i].chip));
     };
-    if (executor) executor(todo, run_one);
-    else
-      for (const auto& t : todo) run_one(t);
+    run_tasks(batch, executor);
     progress.finish();
     load_results();
     ledgers();
@@ -135,9 +154,34 @@ class Exploration {
     return sum;
   }
 
+  // Points and trained models, what every task reads.
+  void prepare() {
+    prepare_dir();
+    make_points();
+    train_models();
+  }
+
+  // A task's result: its task file's text.
+  std::string compute(const std::string& task_name) const {
+    const ExploreTask t = parse_task_name(task_name);
+    const ChipResult r = evaluate(t);
+    json j{{"point", t.point}, {"chip", t.chip}, {"seed", r.mismatch_seed}};
+    if (r.has_deploy) j["deploy"] = metrics_json(r.deploy);
+    if (r.has_insitu) j["insitu"] = metrics_json(r.insitu);
+    return j.dump(2) + "\n";
+  }
+
+  // What a worker needs besides the inputs: the config as run and the trained models
+  // (model folders and reference samples' distance; no checkpoints).
+  std::string shared_state() const {
+    Bundle files{{"run_config.yaml", config::dump_run_config(opt_.config, opt_.sets)}};
+    for (auto& [name, bytes] : read_tree(edir() + "/models", {"checkpoint"})) files["explore/models/" + name] = std::move(bytes);
+    return pack(files);
+  }
+
  private:
   std::string edir() const { return dir_ + "/explore"; }
-  std::string task_path(const ExploreTask& t) const { return fmt::format("{}/tasks/p{}_c{}.json", edir(), t.point, t.chip); }
+  std::string task_path(const ExploreTask& t) const { return edir() + "/tasks/" + task_name(t) + ".json"; }
 
   void prepare_dir() {
     if (fs::exists(edir() + "/design.csv") && !opt_.resume)
@@ -191,7 +235,7 @@ class Exploration {
     clf_ = std::make_unique<metrics::DigitClassifier>(digits_);
     for (size_t m = 0; m < model_cfgs_.size(); ++m) {
       const std::string dir = fmt::format("{}/models/m{}", edir(), m);
-      train_stage(model_cfgs_[m], dir, TrainKind::energy);  // once per training signature, resumable
+      if (!worker_) train_stage(model_cfgs_[m], dir, TrainKind::energy);  // once per training signature, resumable
       Model md{dir, config::load_model_dir(dir + "/model"), *config::load_training_record(dir + "/model"), 0};
       const std::string ref = md.dir + "/reference.json";
       if (fs::exists(ref)) {
@@ -233,13 +277,6 @@ class Exploration {
     for (const auto& k : config::chip_metrics()) j[k.name] = m.get(k.name);
     j["frechet"] = m.frechet;
     return j;
-  }
-
-  void store(const ExploreTask& t, const ChipResult& r) const {
-    json j{{"point", t.point}, {"chip", t.chip}, {"seed", r.mismatch_seed}};
-    if (r.has_deploy) j["deploy"] = metrics_json(r.deploy);
-    if (r.has_insitu) j["insitu"] = metrics_json(r.insitu);
-    data::write_text_atomic(task_path(t), j.dump(2) + "\n");
   }
 
   struct Row {
@@ -529,6 +566,7 @@ class Exploration {
   }
 
   ExploreOptions opt_;
+  bool worker_ = false;
   config::RunConfig base_;
   config::ExploreOptions e_;
   std::string dir_, source_;
@@ -545,6 +583,14 @@ class Exploration {
 
 ExploreSummary explore(const ExploreOptions& opt, const TaskExecutor& executor) {
   return Exploration(opt).run(executor);
+}
+
+TaskFunction explore_worker(const std::string& shared) {
+  auto scratch = std::make_shared<ScratchDir>();
+  write_tree(scratch->path(), unpack(shared));
+  auto ex = std::make_shared<Exploration>(ExploreOptions{scratch->path() + "/run_config.yaml", {}, scratch->path(), true}, true);
+  ex->prepare();
+  return [scratch, ex](const std::string& task) { return ex->compute(task); };
 }
 
 }  // namespace eqsim::study

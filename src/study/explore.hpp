@@ -16,9 +16,10 @@
 //
 // Outputs: DIR/explore/{design.csv, chips.csv, points.csv, pareto.csv}, figures,
 // DIR/report.md, DIR/report.html, DIR/summary.json.
-#include <functional>
 #include <string>
 #include <vector>
+
+#include "study/tasks.hpp"
 
 namespace eqsim::study {
 
@@ -36,15 +37,12 @@ struct ExploreSummary {
   std::string answer;             // the report's answer in a sentence or two
 };
 
-// One (point, chip) task; what an executor runs.
-struct ExploreTask {
-  int point = 0, chip = 0;
-};
-
-// Runs every task not yet done, in any order, calling `run` for each (which stores its
-// result). The default runs them here, one after another; an MPI executor spreads them.
-using TaskExecutor = std::function<void(const std::vector<ExploreTask>&, const std::function<void(const ExploreTask&)>&)>;
-
+// The (point, chip) tasks are a TaskBatch of kind "explore" run by `executor` (default:
+// the process's, study/tasks.hpp); every task file is written here.
 ExploreSummary explore(const ExploreOptions& opt, const TaskExecutor& executor = {});
+
+// On a worker rank: the exploration's chip evaluation from the batch's shared state (the
+// config as run and the trained models; the inputs it names are read where they are).
+TaskFunction explore_worker(const std::string& shared);
 
 }  // namespace eqsim::study

@@ -4,17 +4,21 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 
 #include "circuit/equivalent.hpp"
 #include "circuit/netlister.hpp"
 #include "study/chip.hpp"
 #include "study/jobs.hpp"
 #include "study/progress.hpp"
+#include "study/tasks.hpp"
 #include "config/device_model_yaml.hpp"
 #include "config/model_dir.hpp"
 #include "data/digits.hpp"
@@ -23,6 +27,7 @@
 #include "learn/trainer.hpp"
 
 namespace eqsim::study {
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -55,44 +60,153 @@ std::string mismatch_samples_path(const std::string& samples_dir, double sigma, 
   return fmt::format("{}/mismatch_sigma{:.3f}_{}.npy", samples_dir, sigma, insitu ? "insitu" : "deploy");
 }
 
-std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std::string& model_dir,
-                                        const std::string& samples_dir) {
-  const auto& ms = cfg.mismatch;
-  const auto dm = config::load_device_model(resolve_project_path(ms.device_model));
-  const model::Network ideal = config::load_model_dir(model_dir);
-  const auto record = config::load_training_record(model_dir);
-  if (!record)
-    throw InputError(model_dir + "/model.yaml", "training", "the model folder does not record how it was trained (retrain it)");
-  config::RunConfig rcfg = cfg;  // the batches of the training the model records
-  rcfg.train = record->train;
-  const auto digits = data::load_digits(cfg.data_path);
-  const metrics::DigitClassifier clf(digits);
-  std::vector<MismatchRow> rows;
-  ProgressLine progress("mismatch study", static_cast<long>(ms.sigmas.size() * ms.seeds * ms.noise.size()));
-  ChipContext c;
-  c.cfg = &rcfg;
-  c.record = &*record;
-  c.digits = &digits;
-  c.clf = &clf;
-  c.ideal = &ideal;
-  c.samples = ms.samples;
-  c.insitu_steps = ms.insitu_steps;
-  c.gradient_batch = ms.gradient_batch;
-  c.settle_tol = ms.settle_tol;
-  c.ideal_frechet = 1;  // frechet_rise is not reported here
-  for (int noise : ms.noise)
-    for (double sigma : ms.sigmas)
-      for (int seed = 0; seed < ms.seeds; ++seed) {
-        c.temperature = noise ? circuit::model_temperature(dm, ms.temperature_K) : 0.0;
-        rows.push_back(measure_chip(c, dm, sigma, seed, samples_dir));
-        const auto& r = rows.back();
-        progress.update(static_cast<long>(rows.size()),
-                        fmt::format("sigma {:.3f} seed {} noise {}: Frechet deploy {:.3f} in situ {:.3f}, cosine {:.3f}",
-                                    sigma, seed, noise, r.deploy.frechet_distance, r.insitu.frechet_distance,
-                                    r.gradient_cosine));
-      }
+namespace {
+
+nlohmann::json quality_json(const metrics::Quality& q) {
+  return {{"n", q.n}, {"class_fraction", q.class_fraction}, {"classes_covered", q.classes_covered},
+          {"min_class_fraction", q.min_class_fraction}, {"mean_confidence", q.mean_confidence},
+          {"frechet_distance", q.frechet_distance}};
+}
+
+metrics::Quality quality_from(const nlohmann::json& j) {
+  metrics::Quality q;
+  q.n = j["n"], q.class_fraction = j["class_fraction"], q.classes_covered = j["classes_covered"];
+  q.min_class_fraction = j["min_class_fraction"], q.mean_confidence = j["mean_confidence"];
+  q.frechet_distance = j["frechet_distance"];
+  return q;
+}
+
+std::string row_json(const MismatchRow& r) {
+  return nlohmann::json{{"sigma", r.sigma}, {"seed", r.seed}, {"mismatch_seed", r.mismatch_seed}, {"noise", r.noise},
+                        {"deploy", quality_json(r.deploy)}, {"insitu", quality_json(r.insitu)},
+                        {"gradient_cosine", r.gradient_cosine}, {"equilibrium_rms", r.equilibrium_rms},
+                        {"settle_time_median_s", r.settle_time_median_s}, {"settle_time_max_s", r.settle_time_max_s}}
+      .dump();
+}
+
+MismatchRow row_from_json(const std::string& text) {
+  const auto j = nlohmann::json::parse(text);
+  MismatchRow r;
+  r.sigma = j["sigma"], r.seed = j["seed"], r.mismatch_seed = j["mismatch_seed"], r.noise = j["noise"];
+  r.deploy = quality_from(j["deploy"]), r.insitu = quality_from(j["insitu"]);
+  r.gradient_cosine = j["gradient_cosine"], r.equilibrium_rms = j["equilibrium_rms"];
+  r.settle_time_median_s = j["settle_time_median_s"], r.settle_time_max_s = j["settle_time_max_s"];
+  return r;
+}
+
+// Everything the study's chips share, loaded once: here, or on a worker from the batch's
+// shared state (the config as run and the model folder; the inputs it names are read
+// where they are).
+class MismatchChips {
+ public:
+  MismatchChips(const config::RunConfig& cfg, const std::string& model_dir, const std::string& samples_dir)
+      : ms_(cfg.mismatch),
+        dm_(config::load_device_model(resolve_project_path(ms_.device_model))),
+        ideal_(config::load_model_dir(model_dir)),
+        samples_dir_(samples_dir),
+        digits_(data::load_digits(cfg.data_path)),
+        clf_(digits_) {
+    const auto record = config::load_training_record(model_dir);
+    if (!record)
+      throw InputError(model_dir + "/model.yaml", "training", "the model folder does not record how it was trained (retrain it)");
+    record_ = *record;
+    rcfg_ = cfg;  // the batches of the training the model records
+    rcfg_.train = record_.train;
+    for (int noise : ms_.noise)
+      for (double sigma : ms_.sigmas)
+        for (int seed = 0; seed < ms_.seeds; ++seed) chips_.push_back({sigma, seed, noise});
+  }
+
+  std::vector<std::string> task_names() const {
+    std::vector<std::string> names;
+    for (const auto& c : chips_) names.push_back(fmt::format("sigma {} seed {} noise {}", c.sigma, c.seed, c.noise));
+    return names;
+  }
+
+  // The chip's row (JSON, exact doubles) and the samples it keeps, by file name.
+  std::string compute(const std::string& task) const {
+    const auto names = task_names();
+    const auto it = std::find(names.begin(), names.end(), task);
+    if (it == names.end()) throw std::runtime_error("not a mismatch study chip: " + task);
+    const Chip& chip = chips_[static_cast<size_t>(it - names.begin())];
+    ChipContext c;
+    c.cfg = &rcfg_;
+    c.record = &record_;
+    c.digits = &digits_;
+    c.clf = &clf_;
+    c.ideal = &ideal_;
+    c.samples = ms_.samples;
+    c.insitu_steps = ms_.insitu_steps;
+    c.gradient_batch = ms_.gradient_batch;
+    c.settle_tol = ms_.settle_tol;
+    c.ideal_frechet = 1;  // frechet_rise is not reported here
+    c.temperature = chip.noise ? circuit::model_temperature(dm_, ms_.temperature_K) : 0.0;
+    Bundle result{{"row", row_json(measure_chip(c, dm_, chip.sigma, chip.seed, samples_dir_))}};
+    for (bool insitu : {false, true}) {
+      const std::string path = mismatch_samples_path(samples_dir_, chip.sigma, insitu);
+      if (chip.seed == 0 && c.temperature == 0 && fs::exists(path))  // the chips measure_chip keeps
+        result[fs::path(path).filename().string()] = read_bytes(path);
+    }
+    return pack(result);
+  }
+
+ private:
+  struct Chip {
+    double sigma;
+    int seed, noise;
+  };
+  config::MismatchStudyOptions ms_;
+  circuit::DeviceModel dm_;
+  model::Network ideal_;
+  std::string samples_dir_;
+  data::Digits digits_;
+  metrics::DigitClassifier clf_;
+  learn::TrainingRecord record_;
+  config::RunConfig rcfg_;
+  std::vector<Chip> chips_;
+};
+
+}  // namespace
+
+std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std::string& config_as_run,
+                                        const std::string& model_dir, const std::string& samples_dir) {
+  const MismatchChips chips(cfg, model_dir, samples_dir);
+  TaskBatch batch;
+  batch.kind = "mismatch";
+  batch.tasks = chips.task_names();
+  batch.shared = [&] {
+    Bundle files = read_tree(model_dir);
+    files["run_config.yaml"] = read_bytes(config_as_run);
+    return pack(files);
+  };
+  batch.compute = [&](const std::string& task) { return chips.compute(task); };
+  std::vector<MismatchRow> rows(batch.tasks.size());
+  ProgressLine progress("mismatch study", static_cast<long>(rows.size()));
+  long done = 0;
+  batch.store = [&](size_t i, const std::string& result) {
+    Bundle files = unpack(result);
+    const MismatchRow r = row_from_json(files.at("row"));
+    files.erase("row");
+    write_tree(samples_dir, files);  // the samples the chip kept (the same bytes when it ran here)
+    rows[i] = r;
+    progress.update(++done, fmt::format("sigma {:.3f} seed {} noise {}: Frechet deploy {:.3f} in situ {:.3f}, cosine {:.3f}",
+                                        r.sigma, r.seed, r.noise, r.deploy.frechet_distance, r.insitu.frechet_distance,
+                                        r.gradient_cosine));
+  };
+  run_tasks(batch);
   progress.finish();
   return rows;
+}
+
+TaskFunction mismatch_worker(const std::string& shared) {
+  auto scratch = std::make_shared<ScratchDir>();
+  Bundle files = unpack(shared);
+  const auto cfg = config::parse_run_config(files.at("run_config.yaml"), "run_config.yaml");
+  files.erase("run_config.yaml");
+  write_tree(scratch->path() + "/model", files);
+  fs::create_directories(scratch->path() + "/samples");
+  auto chips = std::make_shared<MismatchChips>(cfg, scratch->path() + "/model", scratch->path() + "/samples");
+  return [scratch, chips](const std::string& task) { return chips->compute(task); };
 }
 
 namespace {

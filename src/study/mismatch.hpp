@@ -17,6 +17,7 @@
 #include "config/run_config.hpp"
 #include "metrics/stats.hpp"
 #include "report/markdown.hpp"
+#include "study/tasks.hpp"
 
 namespace eqsim::study {
 
@@ -24,8 +25,13 @@ using report::MismatchRow;
 
 // Runs the study on the EP model in model_dir; progress on stderr. The samples of the
 // first noiseless chip of each sigma go to mismatch_samples_path(samples_dir, ...).
-std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std::string& model_dir,
-                                        const std::string& samples_dir);
+// The chips are a TaskBatch of kind "mismatch" (study/tasks.hpp): under MPI other ranks
+// evaluate them from the model folder and config_as_run (the YAML cfg was parsed from,
+// DIR/run_config.yaml), and every file is written here.
+std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std::string& config_as_run,
+                                        const std::string& model_dir, const std::string& samples_dir);
+// On a worker rank: the study's chip evaluation from the batch's shared state.
+TaskFunction mismatch_worker(const std::string& shared);
 std::string mismatch_samples_path(const std::string& samples_dir, double sigma, bool insitu);
 
 // One row per chip: sigma,seed,mismatch_seed,noise,deploy_*,insitu_*,gradient_cosine,equilibrium_rms,settle_time_*_s.

@@ -226,7 +226,7 @@ void mismatch_stage(const std::string& dir, const config::RunConfig& cfg, report
   if (fs::exists(csv)) {
     rep.mismatch = read_mismatch_csv(csv);
   } else {
-    rep.mismatch = mismatch_study(cfg, dir + "/ep/model", dir + "/samples");
+    rep.mismatch = mismatch_study(cfg, dir + "/run_config.yaml", dir + "/ep/model", dir + "/samples");
     data::write_text_atomic(csv, mismatch_csv(rep.mismatch));
   }
   rep.drop_sigma_deploy = quality_drop_sigma_interval(rep.mismatch, false, cfg.train.seed);
