@@ -48,6 +48,13 @@ const std::string& trained_quick_model() {
 
 }  // namespace
 
+TEST_CASE("--version names every library and engine, MPI included") {
+  const auto r = run_eqsim("--version");
+  CHECK(r.exit_code == 0);
+  for (const char* part : {"(git ", "Eigen ", "backend ode: Boost.Odeint", "backend spice: ngspice", "MPI (under mpirun/srun): Open MPI"})
+    CHECK_MESSAGE(r.output.find(part) != std::string::npos, part, " missing from:\n", r.output);
+}
+
 TEST_CASE("malformed YAML: exit 2 naming the file and line") {
   const std::string dir = testing::fresh_dir("cli_bad_yaml");
   const std::string cfg = write_file(dir, "broken.yaml", "train:\n  steps: [1, 2\n  seed: 3\n");

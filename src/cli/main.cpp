@@ -20,6 +20,7 @@ int run_command_line(int argc, char** argv) {
   CLI::App app{"eqsim: co-design analog hardware that trains itself with Equilibrium Propagation"};
   std::string version = std::string("eqsim ") + EQSIM_VERSION + " (git " + eqsim::study::git_revision() + ")";
   for (const auto& v : eqsim::study::versions()) version += "\n" + v;
+  version += "\nMPI (under mpirun/srun): " + eqsim::study::mpi::library_version();
   app.set_version_flag("--version", version, "print eqsim's version, git revision and library/engine versions");
   app.require_subcommand(1);
   eqsim::cli::add_train_command(app);

@@ -342,6 +342,15 @@ bool launched_by_mpi() {
   return false;
 }
 
+std::string library_version() {
+  char text[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  MPI_Get_library_version(text, &length);
+  std::string v(text, static_cast<size_t>(std::max(0, length)));
+  v = v.substr(0, v.find_first_of("\n\r"));
+  return v.substr(0, v.find_last_not_of(" \t\0") + 1);
+}
+
 Session::Session(int& argc, char**& argv) {
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);

@@ -40,6 +40,10 @@ namespace eqsim::study::mpi {
 // True when mpirun/srun started this process (OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_RANK set).
 bool launched_by_mpi();
 
+// The MPI library's name and version ("Open MPI v4.1.4, ..."), first line only; callable
+// without MPI initialised (MPI_Get_library_version).
+std::string library_version();
+
 class Session {
  public:
   Session(int& argc, char**& argv);  // MPI_Init_thread (FUNNELED)
