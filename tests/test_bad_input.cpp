@@ -141,6 +141,8 @@ std::vector<Case> cases() {
        {"bad.cir", "line 4"}},
       {"netlist value that is not a number", [](const std::string& d) { return relax_args(d, "* v\nR1 a 0 abc\nC1 a 0 1p\n.end\n", "ode"); }, 2,
        {"bad.cir", "line 2"}},
+      {"netlist header number that is not a number", [](const std::string& d) { return relax_args(d, "* h\n* eqsim: noise_gamma=0.6x6\nR1 a 0 1k\nC1 a 0 1p\n.end\n", "ode"); }, 2,
+       {"bad.cir", "line 2", "noise_gamma"}},
       // ngspice rejects a loop of voltage sources; eqsim's topology check names the line before it runs.
       {"netlist ngspice rejects (voltage-source loop)", [](const std::string& d) { return relax_args(d, "* loop\nV1 a 0 DC 1\nV2 a 0 DC 2\nR1 a 0 1k\nC1 a 0 1p\n.tran 1p 10n\n.end\n", "spice"); }, 2,
        {"bad.cir", "line 3"}},

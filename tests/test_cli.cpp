@@ -13,9 +13,11 @@
 
 #include "circuit/equivalent.hpp"
 #include "config/device_model_yaml.hpp"
+#include "study/circuit_check.hpp"
 #include "study/mismatch.hpp"
 #include "config/model_dir.hpp"
 #include "cli_runner.hpp"
+#include "study/circuit_check.hpp"
 #include "data/error.hpp"
 #include "data/npy.hpp"
 
@@ -162,7 +164,8 @@ std::string small_run_args(const std::string& dir, long steps) {
          " --set gradcheck.batch_size=4 --set 'gradcheck.betas=[1.0e-3]' --set 'gradcheck.relax_steps=[5]'"
          " --set 'mismatch.sigmas=[0, 0.05]' --set mismatch.seeds=1 --set 'mismatch.noise=[0]' --set mismatch.samples=32"
          " --set mismatch.insitu_steps=2 --set mismatch.gradient_batch=8"
-         " --set 'energy.device_models=[device_models/generic-65nm.yaml]' --set energy.sensitivity=false";
+         " --set 'energy.device_models=[device_models/generic-65nm.yaml]' --set energy.sensitivity=false"
+         " --set circuit_check.window_tau=2";
 }
 
 // Training steps logged in a train_log.csv, in order.
@@ -197,6 +200,20 @@ TEST_CASE("a killed eqsim run resumes and completes; each training step is logge
   const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
   CHECK(text.find("## Fidelity vs mismatch") != std::string::npos);
   CHECK(text.find("## Energy per training step") != std::string::npos);
+  CHECK(text.find("## The model's circuit on every backend") != std::string::npos);
+  // ngspice and the ode backend on the trained model's own circuit, same window, same start.
+  const auto check = study::read_circuit_check_csv(dir + "/circuit_check.csv");
+  REQUIRE(check.rows.size() == 2);
+  CHECK(check.rows[1].backend == "spice");
+  CHECK(check.rows[1].equilibrium_max_vs_first < 1e-4);
+  CHECK(check.rows[1].equilibrium_max_vs_ideal > 0);
+}
+
+TEST_CASE("eqsim run rejects a circuit-check window that is not positive, naming the key") {
+  const std::string dir = testing::fresh_dir("run_bad_window") + "/run";
+  const auto r = testing::run_eqsim("run " + small_run_args(dir, 10) + " --set circuit_check.window_tau=-1");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("circuit_check.window_tau") != std::string::npos);
 }
 
 TEST_CASE("a failing stage of eqsim run leaves a report naming the stage and why") {
@@ -229,6 +246,16 @@ TEST_CASE("the mismatch table round-trips, and the 10 % drop sigma interpolates 
   // deploy: limit 2.2 crosses between 2.1 (2 %) and the mean 2.4 (5 %): 2 % + 3 % / 3
   CHECK(study::quality_drop_sigma(rows, false) == doctest::Approx(0.03));
   CHECK(std::isnan(study::quality_drop_sigma(rows, true)));
+  // Over chips: chip 0 alone crosses 2.2 at 2 % + 3 % x 0.1/0.2 = 3.5 %, chip 1 alone at 2 % + 3 % x 0.1/0.4 = 2.75 %;
+  // every bootstrap resample of the two chips falls in [2.75 %, 3.5 %] and both ends occur.
+  const auto iv = study::quality_drop_sigma_interval(rows, false, 7);
+  CHECK(iv.n == 2);
+  CHECK(iv.mean == doctest::Approx(0.03));
+  CHECK(iv.lo == doctest::Approx(0.0275));
+  CHECK(iv.hi == doctest::Approx(0.035));
+  const auto never = study::quality_drop_sigma_interval(rows, true, 7);
+  CHECK(std::isnan(never.mean));
+  CHECK(std::isinf(never.hi));
   const std::string path = testing::fresh_dir("mismatch_csv") + "/m.csv";
   std::ofstream(path) << study::mismatch_csv(rows);
   const auto back = study::read_mismatch_csv(path);

@@ -170,6 +170,27 @@ TEST_CASE("bootstrap intervals cover the true mean at least 93 % of the time; Wi
   CHECK(metrics::wilson(10, 10).hi == doctest::Approx(1.0));
 }
 
+TEST_CASE("t interval over three sample sets: coverage 95 % and the closed form (x = 1, 2, 4: 2.333 +- 4.303 * 0.882)") {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal(1.5, 0.2);
+  int covered = 0;
+  const int reps = 2000;
+  for (int r = 0; r < reps; ++r) {
+    std::vector<double> x{normal(rng), normal(rng), normal(rng)};
+    const auto iv = metrics::t_interval(x);
+    covered += iv.lo <= 1.5 && 1.5 <= iv.hi;
+  }
+  MESSAGE("coverage of nominal 95 % t intervals over " << reps << " triples: " << covered / double(reps));
+  CHECK(covered / double(reps) >= 0.935);
+  CHECK(covered / double(reps) <= 0.965);
+  // mean 7/3, sd sqrt(7/3), t_{0.975, 2} = 4.302653.
+  const auto iv = metrics::t_interval({1, 2, 4});
+  CHECK(iv.n == 3);
+  CHECK(iv.mean == doctest::Approx(7.0 / 3));
+  CHECK(iv.hi - iv.mean == doctest::Approx(4.302653 * std::sqrt(7.0 / 3 / 3)).epsilon(1e-6));
+  CHECK(metrics::t_interval({2.0}).lo == 2.0);
+}
+
 TEST_CASE("programmed weights: codes on the lsb grid; updates below one lsb reach the chip only through the shadow copy "
           "or by stochastic rounding") {
   model::Network net = testing::small_network(4, false);

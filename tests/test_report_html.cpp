@@ -146,7 +146,8 @@ const std::string& generated_report() {
                              " --set 'gradcheck.relax_steps=[5]'"
                              " --set 'mismatch.sigmas=[0, 0.05]' --set mismatch.seeds=1 --set mismatch.samples=32"
                              " --set mismatch.insitu_steps=2 --set mismatch.gradient_batch=8"
-                             " --set 'energy.device_models=[device_models/generic-65nm.yaml]' --set energy.sensitivity=false");
+                             " --set 'energy.device_models=[device_models/generic-65nm.yaml]' --set energy.sensitivity=false"
+                             " --set circuit_check.window_tau=2");
     REQUIRE_MESSAGE(r.exit_code == 0, "eqsim run failed:\n" << r.output);
     return d;
   }();

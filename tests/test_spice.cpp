@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <string>
+#include <unistd.h>
 
 #include "backend/analysis.hpp"
 #include "backend/ode/ode_backend.hpp"
@@ -141,4 +142,120 @@ TEST_CASE("spice: the supply current is read from the supply's branch") {
   const auto s = backend::spice::SpiceBackend().relax(c, {});
   CHECK(s.supply_current_final_A == doctest::Approx(3e-6));
   CHECK(s.supply_energy_J == doctest::Approx(1.2 * 3e-6 * 10e-9).epsilon(1e-3));
+}
+
+namespace {
+
+// Sets EQSIM_SPICE_WORKER_FAULT (see eqsim-spice-worker) for one scope: fault
+// `kind` once, at a worker's `at`-th request.
+class InjectedFault {
+ public:
+  InjectedFault(const std::string& kind, int at)
+      : once_(std::filesystem::temp_directory_path() / ("eqsim_fault_" + std::to_string(getpid()) + kind)) {
+    std::filesystem::remove(once_);
+    setenv("EQSIM_SPICE_WORKER_FAULT", (kind + ":" + std::to_string(at) + ":" + once_).c_str(), 1);
+  }
+  ~InjectedFault() {
+    unsetenv("EQSIM_SPICE_WORKER_FAULT");
+    std::filesystem::remove(once_);
+  }
+  bool happened() const { return std::filesystem::exists(once_); }
+
+ private:
+  std::string once_;
+};
+
+backend::spice::PoolOptions pool_of(int workers, double deadline_s = 0) {
+  backend::spice::PoolOptions po;
+  po.workers = workers;
+  po.deadline_s = deadline_s;
+  return po;
+}
+
+// A fault injected at the second relaxation of a one-worker backend: that
+// relaxation is a backend_error whose message contains `reason`; the ones before
+// and after it settle to the divider's answer.
+void check_one_relaxation_lost(const std::string& kind, const std::string& reason) {
+  const InjectedFault fault(kind, 2);
+  backend::spice::SpiceBackend spice(pool_of(1, 3));
+  const auto c = circuit::read_netlist(netlist_dir() + "/divider.cir");
+  const auto before = spice.relax(c, {});
+  const auto lost = spice.relax(c, {});
+  const auto after = spice.relax(c, {});
+  INFO(kind << ": " << lost.message);
+  CHECK(fault.happened());
+  CHECK(before.status == backend::Status::settled);
+  CHECK(lost.status == backend::Status::backend_error);
+  CHECK(lost.message.find(reason) != std::string::npos);
+  REQUIRE(after.status == backend::Status::settled);
+  CHECK(std::abs(node_value(after, "mid") - 0.75) < 1e-5);
+}
+
+std::vector<circuit::Circuit> dividers(int n) {
+  std::vector<circuit::Circuit> cs;
+  for (int k = 1; k <= n; ++k)
+    cs.push_back(circuit::parse_netlist("* divider\nV1 in 0 DC " + std::to_string(k) +
+                                            "\nR1 in mid 1k\nR2 mid 0 3k\nC1 mid 0 1p\n.tran 1p 50n uic\n.end\n",
+                                        "divider" + std::to_string(k) + ".cir"));
+  return cs;
+}
+
+}  // namespace
+
+TEST_CASE("spice workers: a crash, abort, exit, ngspice quit or hang costs one relaxation, then a fresh worker") {
+  check_one_relaxation_lost("segv", "died of signal 11");
+  check_one_relaxation_lost("abort", "died of signal 6");
+  check_one_relaxation_lost("exit", "exited with status 3");
+  check_one_relaxation_lost("quit", "ngspice ended its engine");
+  check_one_relaxation_lost("hang", "did not answer within the 3 s deadline and was killed");
+}
+
+TEST_CASE("spice workers: relax_all on two workers gives relax()'s results in input order, noisy runs included") {
+  backend::spice::SpiceBackend spice(pool_of(2));
+  CHECK(spice.worker_count() == 2);
+  const auto cs = dividers(6);
+  long reported = 0;
+  const auto all = spice.relax_all(cs, std::vector<backend::RelaxOptions>(cs.size()), [&](long n) { reported += n; });
+  CHECK(reported == 6);
+  REQUIRE(all.size() == cs.size());
+  for (size_t k = 0; k < cs.size(); ++k) {
+    CHECK(all[k].status == backend::Status::settled);
+    CHECK(all[k].lost_attempt.empty());
+    CHECK(std::abs(node_value(all[k], "mid") - 0.75 * static_cast<double>(k + 1)) < 1e-5 * static_cast<double>(k + 1));
+    CHECK((all[k].final_V - spice.relax(cs[k], {}).final_V).cwiseAbs().maxCoeff() == 0.0);
+  }
+  // The same seed gives the same noisy run on whichever worker takes it.
+  const auto bank = rc_bank();
+  const auto noisy = spice.relax_all({bank, bank, bank, bank}, std::vector<backend::RelaxOptions>(4, noisy_options(5)));
+  for (const auto& s : noisy) {
+    REQUIRE_MESSAGE(s.noisy, s.message);
+    CHECK((s.trajectory_V - noisy[0].trajectory_V).cwiseAbs().maxCoeff() == 0);
+  }
+}
+
+TEST_CASE("spice workers: relax_all runs a relaxation whose worker crashed once more on a fresh worker") {
+  const auto cs = dividers(4);
+  std::vector<backend::RelaxSummary> all;
+  {
+    const InjectedFault fault("segv", 2);
+    all = backend::spice::SpiceBackend(pool_of(2)).relax_all(cs, std::vector<backend::RelaxOptions>(cs.size()));
+    CHECK(fault.happened());
+  }
+  int lost = 0;
+  for (size_t k = 0; k < cs.size(); ++k) {
+    INFO(k << ": " << all[k].lost_attempt);
+    CHECK(all[k].status == backend::Status::settled);
+    CHECK(std::abs(node_value(all[k], "mid") - 0.75 * static_cast<double>(k + 1)) < 1e-5 * static_cast<double>(k + 1));
+    lost += !all[k].lost_attempt.empty();
+    if (!all[k].lost_attempt.empty()) CHECK(all[k].lost_attempt.find("died of signal 11") != std::string::npos);
+  }
+  CHECK(lost == 1);
+}
+
+TEST_CASE("spice workers: a missing worker executable is a backend_error naming it") {
+  backend::spice::PoolOptions po;
+  po.worker_path = "/nonexistent/eqsim-spice-worker";
+  const auto s = backend::spice::SpiceBackend(po).relax(circuit::read_netlist(netlist_dir() + "/divider.cir"), {});
+  CHECK(s.status == backend::Status::backend_error);
+  CHECK(s.message.find("/nonexistent/eqsim-spice-worker") != std::string::npos);
 }

@@ -56,6 +56,9 @@ struct RelaxSummary {
   double supply_V = 0;
   double supply_current_final_A = 0, supply_current_mean_A = 0, supply_energy_J = 0;
   std::vector<SourceSummary> sources;      // every voltage source, in netlist order
+  // A batch relaxer that runs a relaxation again after its engine failed (spice:
+  // a worker that crashed or hung) keeps the lost attempt's message here.
+  std::string lost_attempt;
 };
 
 // A batch of relaxations of one circuit: column j holds the listed voltage sources

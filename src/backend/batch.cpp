@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <map>
 
-#include "backend/backend.hpp"
+#include "backend/batch.hpp"
 #include "circuit/circuit.hpp"
 #include "data/error.hpp"
 
@@ -15,42 +15,50 @@ unsigned long long sub_seed(unsigned long long seed, unsigned long long index) {
   return z ^ (z >> 31);
 }
 
+BatchColumns::BatchColumns(const circuit::Circuit& c) : c_(c), original_(c), nodes_(circuit::node_names(c)) {
+  cap_.assign(nodes_.size(), -1);
+  for (size_t k = 0; k < c_.elements.size(); ++k) {
+    const auto& e = c_.elements[k];
+    if (e.kind != circuit::ElementKind::capacitor || !circuit::is_ground(e.n_minus)) continue;
+    const auto it = std::lower_bound(nodes_.begin(), nodes_.end(), e.n_plus);
+    if (it != nodes_.end() && *it == e.n_plus) cap_[it - nodes_.begin()] = static_cast<long>(k);
+  }
+}
+
+const circuit::Circuit& BatchColumns::column(const BatchRequest& req, Eigen::Index j) {
+  for (size_t s = 0; s < req.sources.size(); ++s) c_.elements[req.sources[s]].value = req.source_V(s, j);
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    if (cap_[k] < 0) continue;
+    auto& ic = c_.elements[cap_[k]].ic_V;
+    ic = req.start_V.size() ? std::optional(req.start_V(k, j)) : original_.elements[cap_[k]].ic_V;
+    if (req.start_V.size() && c_.initial_V.count(nodes_[k])) c_.initial_V[nodes_[k]] = req.start_V(k, j);
+  }
+  return c_;
+}
+
+void BatchColumns::gather(const RelaxSummary& run, Eigen::MatrixXd& final_V, Eigen::Index j) const {
+  for (size_t n = 0; n < run.nodes.size() && static_cast<Eigen::Index>(n) < run.final_V.size(); ++n) {
+    const auto it = std::lower_bound(nodes_.begin(), nodes_.end(), run.nodes[n]);
+    if (it != nodes_.end() && *it == run.nodes[n]) final_V(it - nodes_.begin(), j) = run.final_V(n);
+  }
+}
+
 namespace {
 
-// Sources rewritten and grounded capacitors' IC= set in place before each column's run.
 class SequentialBatchRelaxer : public BatchRelaxer {
  public:
-  SequentialBatchRelaxer(Backend& b, const circuit::Circuit& c) : backend_(b), c_(c), original_(c) {
-    nodes_ = circuit::node_names(c_);
-    cap_.assign(nodes_.size(), -1);
-    for (size_t k = 0; k < c_.elements.size(); ++k) {
-      const auto& e = c_.elements[k];
-      if (e.kind != circuit::ElementKind::capacitor || !circuit::is_ground(e.n_minus)) continue;
-      const auto it = std::lower_bound(nodes_.begin(), nodes_.end(), e.n_plus);
-      if (it != nodes_.end() && *it == e.n_plus) cap_[it - nodes_.begin()] = static_cast<long>(k);
-    }
-  }
+  SequentialBatchRelaxer(Backend& b, const circuit::Circuit& c) : backend_(b), columns_(c) {}
 
   BatchSummary relax(const BatchRequest& req, const RelaxOptions& opt, const std::function<void(long)>& on_relaxed) override {
-    check_batch_request(c_, nodes_, req);
+    columns_.check(req);
+    const auto& nodes = columns_.nodes();
     const Eigen::Index B = req.source_V.cols();
-    BatchSummary out{nodes_, Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(nodes_.size()), B), {}};
+    BatchSummary out{nodes, Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(nodes.size()), B), {}};
     for (Eigen::Index j = 0; j < B; ++j) {
-      for (size_t s = 0; s < req.sources.size(); ++s) c_.elements[req.sources[s]].value = req.source_V(s, j);
-      for (size_t k = 0; k < nodes_.size(); ++k) {
-        if (cap_[k] < 0) continue;
-        auto& ic = c_.elements[cap_[k]].ic_V;
-        ic = req.start_V.size() ? std::optional(req.start_V(k, j)) : original_.elements[cap_[k]].ic_V;
-        if (req.start_V.size() && c_.initial_V.count(nodes_[k])) c_.initial_V[nodes_[k]] = req.start_V(k, j);
-      }
       RelaxOptions o = opt;
       o.seed = sub_seed(opt.seed, static_cast<unsigned long long>(j));
-      out.runs.push_back(backend_.relax(c_, o));
-      const auto& r = out.runs.back();
-      for (size_t n = 0; n < r.nodes.size() && static_cast<Eigen::Index>(n) < r.final_V.size(); ++n) {
-        const auto it = std::lower_bound(nodes_.begin(), nodes_.end(), r.nodes[n]);
-        if (it != nodes_.end() && *it == r.nodes[n]) out.final_V(it - nodes_.begin(), j) = r.final_V(n);
-      }
+      out.runs.push_back(backend_.relax(columns_.column(req, j), o));
+      columns_.gather(out.runs.back(), out.final_V, j);
       if (on_relaxed) on_relaxed(1);
     }
     return out;
@@ -58,9 +66,7 @@ class SequentialBatchRelaxer : public BatchRelaxer {
 
  private:
   Backend& backend_;
-  circuit::Circuit c_, original_;
-  std::vector<std::string> nodes_;
-  std::vector<long> cap_;  // per node: its grounded capacitor element, or -1
+  BatchColumns columns_;
 };
 
 }  // namespace

@@ -21,10 +21,22 @@ std::string lower(std::string s) {
   return s;
 }
 
+// The white space split() separates words by (std::isspace in the C locale).
+constexpr const char* kSpace = " \t\n\v\f\r";
+
+// Without surrounding white space (a line of only '\v' is empty).
 std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r");
+  const auto b = s.find_first_not_of(kSpace);
   if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+  return s.substr(b, s.find_last_not_of(kSpace) - b + 1);
+}
+
+// What follows the first `words` words of s ("" if s has no more).
+std::string after_words(const std::string& s, int words) {
+  size_t pos = 0;
+  for (int k = 0; k < words && pos != std::string::npos; ++k)
+    pos = s.find_first_of(kSpace, s.find_first_not_of(kSpace, pos));
+  return pos == std::string::npos ? std::string() : s.substr(pos);
 }
 
 // Removes spaces around '=' so "IC = 1" reads as one token "IC=1".
@@ -54,6 +66,15 @@ struct Logical {
   int line;
 };
 
+// The number of an "* eqsim: KEY=" header comment on line n.
+double header_number(const std::string& key, const std::string& text, const Circuit& c, int n) {
+  try {
+    return parse_spice_number(trim(text));
+  } catch (const std::invalid_argument&) {
+    throw InputError(c.source, "line " + std::to_string(n), "eqsim header " + key + "='" + text + "' is not a number");
+  }
+}
+
 // Title, comments and continuations resolved into logical lines.
 std::vector<Logical> logical_lines(const std::string& text, Circuit& c) {
   std::vector<Logical> out;
@@ -67,7 +88,7 @@ std::vector<Logical> logical_lines(const std::string& text, Circuit& c) {
     std::string s = trim(raw);
     if (s.rfind("*", 0) == 0) {
       const std::string body = lower(trim(s.substr(1)));
-      if (body.rfind("eqsim: noise_gamma=", 0) == 0) c.noise_gamma = parse_spice_number(body.substr(19));
+      if (body.rfind("eqsim: noise_gamma=", 0) == 0) c.noise_gamma = header_number("noise_gamma", body.substr(19), c, n);
       if (body.rfind("eqsim: supply=", 0) == 0) c.supply = trim(body.substr(14));
       c.header.push_back(trim(s.substr(1)));
       continue;
@@ -212,9 +233,7 @@ class LineParser {
     e.n_plus = lower(t[1]);
     e.n_minus = lower(t[2]);
     // The expression is everything after "I=" (it may contain spaces).
-    size_t pos = 0;
-    for (int k = 0; k < 3; ++k) pos = s.find(' ', s.find_first_not_of(' ', pos));
-    const std::string rest = trim(s.substr(pos));
+    const std::string rest = trim(after_words(s, 3));
     if (rest.size() < 2 || std::tolower(static_cast<unsigned char>(rest[0])) != 'i' || rest[1] != '=')
       fail("only current B-sources (I=...) are supported on " + e.name);
     e.expression = trim(rest.substr(2));

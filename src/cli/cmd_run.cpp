@@ -8,8 +8,9 @@ namespace eqsim::cli {
 
 void add_run_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "run", "The main job: train EP and its baselines, samples and their quality, gradient check, fidelity-vs-mismatch "
-             "study (deploy vs in situ), energy ledger per device model, report");
+      "run", "The main job: train EP and its baselines, samples and their quality, gradient check, the model's circuit "
+             "on the ode and spice backends, fidelity-vs-mismatch study (deploy vs in situ), energy ledger per device "
+             "model, report");
   auto opt = std::make_shared<study::RunOptions>();
   cmd->add_option("config", opt->config, "YAML config (default: the embedded default, configs/default.yaml)");
   cmd->add_option("--out", opt->out, "output folder (default: reports/<run name>)");

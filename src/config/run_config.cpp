@@ -100,22 +100,15 @@ void read_explore(YamlReader& r, const std::string& file, RunConfig& c) {
   auto& ro = c.readout;
   ro.repeats = r.get<int>("readout.repeats", ro.repeats);
   ro.full_scale_model = r.get<double>("readout.full_scale_model", ro.full_scale_model);
-  if (ro.repeats < 1) throw InputError(file, "readout.repeats", "must be at least 1");
-  require_positive(file, "readout.full_scale_model", ro.full_scale_model);
   c.weights.update = parse_enum(file, "weights.update", r.get<std::string>("weights.update", learn::to_string(c.weights.update)),
                                 learn::weight_update_from_string);
   c.weights.headroom = r.get<double>("weights.headroom", c.weights.headroom);
-  if (!(c.weights.headroom >= 1)) throw InputError(file, "weights.headroom", "must be >= 1");
 
   e.design = r.get<std::string>("explore.design", e.design);
-  if (e.design != "grid" && e.design != "lhs") throw InputError(file, "explore.design", "expected grid or lhs");
   e.points = r.get<int>("explore.points", e.points);
   e.seed = r.get<unsigned long long>("explore.seed", e.seed);
   e.chips = r.get<int>("explore.chips", e.chips);
   e.strategies = read_list(r, "explore.strategies", e.strategies);
-  for (const auto& s : e.strategies)
-    if (s != "deploy" && s != "insitu") throw InputError(file, "explore.strategies", "entries are deploy or insitu, got '" + s + "'");
-  if (e.strategies.empty()) throw InputError(file, "explore.strategies", "needs deploy, insitu or both");
   if (const YAML::Node axes = r.node("explore.axes")) {
     if (!axes.IsMap()) throw InputError(file, "explore.axes", "expected a map from key to values");
     e.axes.clear();
@@ -149,28 +142,73 @@ void read_explore(YamlReader& r, const std::string& file, RunConfig& c) {
     }
   }
   e.yield_target = r.get<double>("explore.yield_target", e.yield_target);
-  if (!(e.yield_target >= 0 && e.yield_target <= 1)) throw InputError(file, "explore.yield_target", "must be in [0, 1]");
   e.pareto_metric = r.get<std::string>("explore.pareto_metric", e.pareto_metric);
   if (!known_metric(e.pareto_metric)) throw InputError(file, "explore.pareto_metric", "unknown metric '" + e.pareto_metric + "'");
   e.sigma = r.get<double>("explore.sigma", e.sigma);
-  if (!(e.sigma >= 0 && e.sigma < 1)) throw InputError(file, "explore.sigma", "must be in [0, 1)");
   e.temperature_K = r.get<double>("explore.temperature_K", e.temperature_K);
-  if (!(e.temperature_K >= 0)) throw InputError(file, "explore.temperature_K", "must be >= 0");
   e.samples = r.get<int>("explore.samples", e.samples);
   e.insitu_steps = r.get<int>("explore.insitu_steps", e.insitu_steps);
   e.gradient_batch = r.get<int>("explore.gradient_batch", e.gradient_batch);
   e.settle_tol = r.get<double>("explore.settle_tol", e.settle_tol);
   e.device_model = r.get<std::string>("explore.device_model", e.device_model);
   e.baseline = r.get<std::string>("explore.baseline", e.baseline);
-  for (const auto& [key, v] : {std::pair<const char*, double>{"explore.chips", e.chips}, {"explore.points", e.points},
-                               {"explore.samples", e.samples}, {"explore.gradient_batch", e.gradient_batch},
-                               {"explore.settle_tol", e.settle_tol}})
-    require_positive(file, key, v);
-  if (e.samples < 2 * 64) throw InputError(file, "explore.samples", "needs at least 128 (a Frechet distance of 64 pixels)");
-  if (e.insitu_steps < 0) throw InputError(file, "explore.insitu_steps", "must be >= 0");
 }
 
 }  // namespace
+
+void DiffusionOptions::validate(const std::string& file) const {
+  require_positive(file, "diffusion.sigma_min", sigma_min);
+  require_positive(file, "diffusion.levels", levels);
+  if (!(sigma_max >= sigma_min)) throw InputError(file, "diffusion.sigma_max", "must be >= diffusion.sigma_min");
+}
+
+void GradcheckOptions::validate(const std::string& file) const {
+  for (int k : relax_steps)
+    if (k < 0) throw InputError(file, "gradcheck.relax_steps", "must be >= 0 (0: converged)");
+}
+
+void MismatchStudyOptions::validate(const std::string& file) const {
+  for (double v : sigmas)
+    if (!(v >= 0 && v < 1)) throw InputError(file, "mismatch.sigmas", "every sigma must be in [0, 1)");
+  for (int v : noise)
+    if (v != 0 && v != 1) throw InputError(file, "mismatch.noise", "entries are 0 (noiseless) or 1 (thermal noise)");
+  for (const auto& [key, v] : {std::pair<const char*, double>{"mismatch.seeds", seeds}, {"mismatch.samples", samples},
+                               {"mismatch.gradient_batch", gradient_batch}, {"mismatch.temperature_K", temperature_K},
+                               {"mismatch.settle_tol", settle_tol}})
+    require_positive(file, key, v);
+  if (insitu_steps < 0) throw InputError(file, "mismatch.insitu_steps", "must be >= 0");
+}
+
+void CircuitCheckStageOptions::validate(const std::string& file) const {
+  require_positive(file, "circuit_check.points", points);
+  require_positive(file, "circuit_check.window_tau", window_tau);
+  if (backends.empty()) throw InputError(file, "circuit_check.backends", "name at least one backend");
+}
+
+void ReadoutOptions::validate(const std::string& file) const {
+  if (repeats < 1) throw InputError(file, "readout.repeats", "must be at least 1");
+  require_positive(file, "readout.full_scale_model", full_scale_model);
+}
+
+void WeightOptions::validate(const std::string& file) const {
+  if (!(headroom >= 1)) throw InputError(file, "weights.headroom", "must be >= 1");
+}
+
+void ExploreOptions::validate(const std::string& file) const {
+  if (design != "grid" && design != "lhs") throw InputError(file, "explore.design", "expected grid or lhs");
+  for (const auto& s : strategies)
+    if (s != "deploy" && s != "insitu") throw InputError(file, "explore.strategies", "entries are deploy or insitu, got '" + s + "'");
+  if (strategies.empty()) throw InputError(file, "explore.strategies", "needs deploy, insitu or both");
+  if (!(yield_target >= 0 && yield_target <= 1)) throw InputError(file, "explore.yield_target", "must be in [0, 1]");
+  if (!(sigma >= 0 && sigma < 1)) throw InputError(file, "explore.sigma", "must be in [0, 1)");
+  if (!(temperature_K >= 0)) throw InputError(file, "explore.temperature_K", "must be >= 0");
+  for (const auto& [key, v] : {std::pair<const char*, double>{"explore.chips", chips}, {"explore.points", points},
+                               {"explore.samples", samples}, {"explore.gradient_batch", gradient_batch},
+                               {"explore.settle_tol", settle_tol}})
+    require_positive(file, key, v);
+  if (samples < 2 * 64) throw InputError(file, "explore.samples", "needs at least 128 (a Frechet distance of 64 pixels)");
+  if (insitu_steps < 0) throw InputError(file, "explore.insitu_steps", "must be >= 0");
+}
 
 const std::vector<ChipMetric>& chip_metrics() {
   static const std::vector<ChipMetric> m{{"frechet_rise", false},          {"gradient_cosine", true},
@@ -218,9 +256,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   d.levels = r.get<int>("diffusion.levels", d.levels);
   d.steps_per_level = r.get<int>("diffusion.steps_per_level", d.steps_per_level);
   d.step_scale = r.get<double>("diffusion.step_scale", d.step_scale);
-  require_positive(source, "diffusion.sigma_min", d.sigma_min);
-  require_positive(source, "diffusion.levels", d.levels);
-  if (!(d.sigma_max >= d.sigma_min)) throw InputError(source, "diffusion.sigma_max", "must be >= diffusion.sigma_min");
+  d.validate(source);
   c.network = read_network(r, "network");
   c.init_gain = r.get<double>("network.init_gain", c.init_gain);
   c.data_path = r.get<std::string>("data.path", "");
@@ -264,6 +300,8 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   s.seed = r.get<unsigned long long>("sample.seed", s.seed);
   s.readout = parse_enum(source, "sample.readout", r.get<std::string>("sample.readout", "spring"), learn::readout_from_string);
   s.relax = read_relax(r, "sample.relax", c.relax);
+  c.sample_sets = r.get<int>("sample.sets", c.sample_sets);
+  require_positive(source, "sample.sets", c.sample_sets);
   require_positive(source, "sample.n", s.n);
   require_positive(source, "sample.t_end", s.t_end);
   require_positive(source, "sample.dt", s.dt);
@@ -272,26 +310,25 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   c.energy.device_models = read_list(r, "energy.device_models", c.energy.device_models);
   c.energy.baseline = r.get<std::string>("energy.baseline", c.energy.baseline);
   c.energy.sensitivity = r.get<bool>("energy.sensitivity", c.energy.sensitivity);
+  auto& cc = c.circuit_check;
+  cc.enabled = r.get<bool>("circuit_check.enabled", cc.enabled);
+  cc.backends = read_list(r, "circuit_check.backends", cc.backends);
+  cc.points = r.get<int>("circuit_check.points", cc.points);
+  cc.window_tau = r.get<double>("circuit_check.window_tau", cc.window_tau);
+  cc.device_model = r.get<std::string>("circuit_check.device_model", cc.device_model);
+  cc.validate(source);
   auto& ms = c.mismatch;
   ms.enabled = r.get<bool>("mismatch.enabled", ms.enabled);
   ms.sigmas = read_list(r, "mismatch.sigmas", ms.sigmas);
-  for (double v : ms.sigmas)
-    if (!(v >= 0 && v < 1)) throw InputError(source, "mismatch.sigmas", "every sigma must be in [0, 1)");
   ms.seeds = r.get<int>("mismatch.seeds", ms.seeds);
   ms.noise = read_list(r, "mismatch.noise", ms.noise);
-  for (int v : ms.noise)
-    if (v != 0 && v != 1) throw InputError(source, "mismatch.noise", "entries are 0 (noiseless) or 1 (thermal noise)");
   ms.temperature_K = r.get<double>("mismatch.temperature_K", ms.temperature_K);
   ms.samples = r.get<int>("mismatch.samples", ms.samples);
   ms.insitu_steps = r.get<int>("mismatch.insitu_steps", ms.insitu_steps);
   ms.gradient_batch = r.get<int>("mismatch.gradient_batch", ms.gradient_batch);
   ms.settle_tol = r.get<double>("mismatch.settle_tol", ms.settle_tol);
   ms.device_model = r.get<std::string>("mismatch.device_model", ms.device_model);
-  for (const auto& [key, v] : {std::pair<const char*, double>{"mismatch.seeds", ms.seeds}, {"mismatch.samples", ms.samples},
-                               {"mismatch.gradient_batch", ms.gradient_batch}, {"mismatch.temperature_K", ms.temperature_K},
-                               {"mismatch.settle_tol", ms.settle_tol}})
-    require_positive(source, key, v);
-  if (ms.insitu_steps < 0) throw InputError(source, "mismatch.insitu_steps", "must be >= 0");
+  ms.validate(source);
   auto& g = c.gradcheck;
   g.batch_size = r.get<int>("gradcheck.batch_size", g.batch_size);
   g.repeats = r.get<int>("gradcheck.repeats", g.repeats);
@@ -301,10 +338,12 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   for (const auto& e : g.estimators) parse_enum(source, "gradcheck.estimators", e, learn::estimator_from_string);
   g.temperatures = read_list(r, "gradcheck.temperatures", g.temperatures);
   g.device_model = r.get<std::string>("gradcheck.device_model", g.device_model);
-  for (int k : g.relax_steps)
-    if (k < 0) throw InputError(source, "gradcheck.relax_steps", "must be >= 0 (0: converged)");
+  g.validate(source);
 
   read_explore(r, source, c);
+  c.readout.validate(source);
+  c.weights.validate(source);
+  c.explore.validate(source);
   c.baselines.exact = r.get<bool>("baselines.exact", c.baselines.exact);
   c.baselines.mlp = r.get<bool>("baselines.mlp", c.baselines.mlp);
   c.baselines.mlp_hidden = r.get<int>("baselines.mlp_hidden", c.baselines.mlp_hidden);

@@ -2,7 +2,9 @@
 // A run configuration (configs/*.yaml): the network, training, relaxation,
 // sampling and evaluation settings. Any key can be overridden with --set.
 // Checklist for adding an option: add the field below with its default, read it
-// in run_config.cpp (the reader then knows the key), document it in README.md.
+// in run_config.cpp (the reader then knows the key), check its range in its struct's
+// validate(file) (InputError naming the file and the key; called once, where the
+// config is read, so no stage checks again), document it in README.md.
 #include <limits>
 #include <string>
 #include <utility>
@@ -23,6 +25,7 @@ struct GradcheckOptions {
   std::vector<std::string> estimators{"symmetric", "one_sided"};
   std::vector<double> temperatures{0.0};  // Langevin temperatures, model energy units
   std::string device_model = "device_models/generic-65nm.yaml";  // scales for temperature_K
+  void validate(const std::string& file) const;
 };
 
 enum class Task { flow, diffusion };
@@ -33,6 +36,7 @@ struct DiffusionOptions {
   int levels = 10;
   int steps_per_level = 20;  // annealed Langevin steps per noise level
   double step_scale = 2.5e-4;  // eta_k = step_scale * sigma_k^2 / sigma_min^2 (Song & Ermon 2019)
+  void validate(const std::string& file) const;
 };
 
 // The fidelity-vs-mismatch study of `eqsim run` (DESIGN.md §6): the trained EP model
@@ -50,6 +54,18 @@ struct MismatchStudyOptions {
   int gradient_batch = 64;      // EP gradient cosine and equilibrium error
   double settle_tol = 1e-3;     // model units (0.1 mV at v_unit 0.1 V)
   std::string device_model = "device_models/generic-65nm.yaml";
+  void validate(const std::string& file) const;
+};
+
+// The run's cross-check of the trained model's own circuit on the circuit backends
+// (study/circuit_check.hpp).
+struct CircuitCheckStageOptions {
+  bool enabled = true;
+  std::vector<std::string> backends{"ode", "spice"};
+  int points = 1;          // sampler inputs relaxed per backend
+  double window_tau = 40;  // relaxation window in node time constants (ngspice: ~1.1 s per tau on the default model)
+  std::string device_model = "device_models/generic-65nm.yaml";
+  void validate(const std::string& file) const;
 };
 
 // The energy stage of `eqsim run`: `eqsim energy` on the EP model per device model.
@@ -64,12 +80,14 @@ struct EnergyStageOptions {
 struct ReadoutOptions {
   int repeats = 1;                // readings averaged per node and phase (each booked by the ledger)
   double full_scale_model = 2.0;  // ADC range [-full_scale, full_scale], model units
+  void validate(const std::string& file) const;
 };
 
 // How the chip holds its weights (codes of the device model's energy.weight_bits).
 struct WeightOptions {
   learn::WeightUpdate update = learn::WeightUpdate::shadow;  // shadow copy or stochastic rounding
   double headroom = 1.25;  // full scale = headroom * largest |value| of each array as deployed
+  void validate(const std::string& file) const;
 };
 
 // A threshold a chip must meet on one metric (explore.spec).
@@ -109,6 +127,7 @@ struct ExploreOptions {
   double settle_tol = 1e-3;     // model units
   std::string device_model = "device_models/generic-65nm.yaml";
   std::string baseline = "device_models/gpu-h100.yaml";
+  void validate(const std::string& file) const;
 };
 
 // The metrics a chip is measured on, each with the direction that is better.
@@ -140,10 +159,12 @@ struct RunConfig {
   long checkpoint_every = 100;
   double adjoint_tol = 1e-6;  // exact estimator: relative residual of the adjoint solve H lambda = dL/da
   learn::SampleOptions sample;
+  int sample_sets = 3;  // independent sample sets per model (sampling seeds sample.seed + k), for intervals
   GradcheckOptions gradcheck;
   BaselineOptions baselines;
   MismatchStudyOptions mismatch;
   EnergyStageOptions energy;
+  CircuitCheckStageOptions circuit_check;
   ReadoutOptions readout;
   WeightOptions weights;
   ExploreOptions explore;

@@ -80,6 +80,8 @@ template std::string YamlReader::require<std::string>(const std::string&);
 void YamlReader::check_unknown(const YAML::Node& n, const std::string& prefix) const {
   if (!n.IsMap()) return;
   for (const auto& kv : n) {
+    if (!kv.first.IsScalar())
+      throw InputError(file_, prefix, "a key that is not a name (line " + std::to_string(kv.first.Mark().line + 1) + ")");
     const std::string key = kv.first.as<std::string>();
     const std::string path = prefix.empty() ? key : prefix + "." + key;
     if (!known_.count(path))

@@ -23,14 +23,6 @@ struct Key {
   double temperature;
 };
 
-// Relaxation to convergence at temperature 0: block sweeps when the network allows, else Euler.
-model::RelaxOptions converged_options(const model::Network& net, const model::RelaxOptions& budget) {
-  bool block_ok = true;
-  for (int c = 0; c < static_cast<int>(net.spec().couplings.size()); ++c) block_ok = block_ok && !net.is_self(c);
-  if (block_ok) return {model::RelaxMethod::block, 20000, 0.1, 1e-12};
-  return {model::RelaxMethod::euler, 400000, budget.dt, 1e-13};
-}
-
 // |a - b| / |b| over the parameters whose names do (uv) or do not (!uv) start with U_ / V_.
 double part_error(const model::Network& net, const model::ParamList& a, const model::ParamList& b, bool uv) {
   double num = 0, den = 0;
@@ -59,7 +51,7 @@ std::vector<Key> grid(const GradcheckOptions& opt) {
 std::vector<GradcheckRow> gradcheck(const model::Network& net, const BatchSource& batches, const GradcheckOptions& opt,
                                     const std::function<void(int, int)>& progress) {
   const std::vector<Key> keys = grid(opt);
-  const model::RelaxOptions converged = converged_options(net, opt.budget);
+  const model::RelaxOptions converged = model::converged_options(net, opt.budget.dt);
   std::vector<Stats> cos(keys.size()), err(keys.size()), err_uv(keys.size()), err_rest(keys.size());
   const int total = opt.repeats * static_cast<int>(keys.size());
   int done = 0;

@@ -52,6 +52,22 @@ Interval wilson(long k, long n, double z) {
   return {p, std::max(0.0, centre - half), std::min(1.0, centre + half), n};
 }
 
+Interval t_interval(const std::vector<double>& x, double level) {
+  Interval r;
+  r.n = static_cast<long>(x.size());
+  if (x.empty()) return r;
+  const double n = static_cast<double>(x.size());
+  r.mean = std::accumulate(x.begin(), x.end(), 0.0) / n;
+  r.lo = r.hi = r.mean;
+  if (x.size() < 2) return r;
+  double ss = 0;
+  for (double v : x) ss += (v - r.mean) * (v - r.mean);
+  const double half = boost::math::quantile(boost::math::students_t(n - 1), 0.5 + level / 2) * std::sqrt(ss / (n - 1) / n);
+  r.lo = r.mean - half;
+  r.hi = r.mean + half;
+  return r;
+}
+
 double frechet_extrapolated(const Eigen::MatrixXd& samples, const Eigen::MatrixXd& real, unsigned long long seed,
                             int repeats) {
   const Eigen::Index N = samples.cols();

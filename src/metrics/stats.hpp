@@ -18,6 +18,11 @@ struct Interval {
 // skewed (exponential) metric is covered less often.
 Interval bootstrap_mean(const std::vector<double>& x, unsigned long long seed, int resamples = 2000, double level = 0.95);
 
+// Mean of x and its Student-t interval at `level` (x independent, roughly normal): for
+// a handful of independent repeats (sample sets), where a bootstrap has too few values
+// to resample. n < 2: lo = hi = mean.
+Interval t_interval(const std::vector<double>& x, double level = 0.95);
+
 // Wilson score interval of a proportion k/n (z = 1.96 for 95 %); n = 0: [0, 1].
 Interval wilson(long k, long n, double z = 1.959963984540054);
 

@@ -277,4 +277,10 @@ ParamList energy_param_grad(const Network& net, const Clamp& clamp, const State&
   return g;
 }
 
+RelaxOptions converged_options(const Network& net, double euler_dt) {
+  for (int c = 0; c < static_cast<int>(net.spec().couplings.size()); ++c)
+    if (net.is_self(c)) return {RelaxMethod::euler, 400000, euler_dt, 1e-13};
+  return {RelaxMethod::block, 20000, 0.1, 1e-12};
+}
+
 }  // namespace eqsim::model

@@ -81,6 +81,11 @@ Eigen::MatrixXd coupling_input(const Network& net, const std::vector<Eigen::Matr
 // (block with intra-module couplings, or block with temperature > 0).
 RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt);
 
+// Relaxation to convergence at temperature 0 (the reference of the gradient check and
+// the circuit check): block sweeps to 1e-12 when no module couples to itself, else
+// Euler steps of euler_dt to 1e-13.
+RelaxOptions converged_options(const Network& net, double euler_dt);
+
 // Who relaxes a network's state: model::relax (the ideal network) by default, or a
 // physical stand-in such as circuit::EquivalentCircuit (a mismatched circuit).
 using Relaxer = std::function<RelaxSummary(const Clamp&, State&, const RelaxOptions&)>;

@@ -1,18 +1,26 @@
 #include "report/markdown.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <fmt/core.h>
+
+#include "metrics/stats.hpp"
 
 namespace eqsim::report {
 
 std::string quality_table(const std::vector<LabelledQuality>& rows) {
-  std::string s = fmt::format("| {:<30} | {:>5} | {:>7} | {:>9} | {:>10} | {:>8} |\n", "samples", "n", "classes",
-                              "min class", "confidence", "Frechet");
-  s += "|" + std::string(32, '-') + "|-------|---------|-----------|------------|----------|\n";
-  for (const auto& r : rows)
-    s += fmt::format("| {:<30} | {:>5} | {:>4}/10 | {:>8.1f}% | {:>10.3f} | {:>8.3f} |\n", r.label, r.quality.n,
-                     r.quality.classes_covered, 100 * r.quality.min_class_fraction, r.quality.mean_confidence,
-                     r.quality.frechet_distance);
+  std::string s = fmt::format("| {:<30} | {:>5} | {:>7} | {:>9} | {:>10} | {:>8} | {:>26} | {:>9} |\n", "samples", "n",
+                              "classes", "min class", "confidence", "Frechet", "Frechet over sets [95 %]", "Frechet@inf");
+  s += "|" + std::string(32, '-') + "|-------|---------|-----------|------------|----------|----------------------------|-----------|\n";
+  for (const auto& r : rows) {
+    const auto iv = metrics::t_interval(r.frechet_sets);
+    const std::string sets = iv.n > 1 ? fmt::format("{:.3f} [{:.3f}, {:.3f}] N={}", iv.mean, iv.lo, iv.hi, iv.n) : "-";
+    const std::string inf = std::isnan(r.frechet_inf) ? "-" : fmt::format("{:.3f}", r.frechet_inf);
+    s += fmt::format("| {:<30} | {:>5} | {:>4}/10 | {:>8.1f}% | {:>10.3f} | {:>8.3f} | {:>26} | {:>9} |\n", r.label,
+                     r.quality.n, r.quality.classes_covered, 100 * r.quality.min_class_fraction,
+                     r.quality.mean_confidence, r.quality.frechet_distance, sets, inf);
+  }
   return s;
 }
 
@@ -40,8 +48,35 @@ std::string mismatch_table(const std::vector<MismatchRow>& rows) {
   return s;
 }
 
-std::string sigma_text(double sigma) {
-  return std::isnan(sigma) ? std::string("not within the grid") : fmt::format("sigma = {:.3f}", sigma);
+// "falls 10 % at sigma = ..." or that it never does within the grid.
+std::string drop_text(const metrics::Interval& sigma) {
+  if (std::isnan(sigma.mean)) return fmt::format("stays within 10 % over the whole grid (N = {} chips)", sigma.n);
+  const std::string hi = std::isinf(sigma.hi) ? "beyond the grid" : fmt::format("{:.3f}", sigma.hi);
+  return fmt::format("falls 10 % at sigma = {:.3f} [{:.3f}, {}] (N = {} chips)", sigma.mean, sigma.lo, hi, sigma.n);
+}
+
+// Per sigma and noise setting: means over chips with their bootstrap intervals, and
+// in situ against deploy on the same chips (paired).
+std::string mismatch_summary(const std::vector<MismatchRow>& rows) {
+  std::map<std::pair<double, bool>, std::vector<const MismatchRow*>> groups;
+  for (const auto& r : rows) groups[{r.sigma, r.noise}].push_back(&r);
+  std::string s = "| sigma | noise | N chips | deploy Fréchet | in situ Fréchet | in situ - deploy | EP cosine |\n"
+                  "|---|---|---|---|---|---|---|\n";
+  auto cell = [](const metrics::Interval& iv) { return fmt::format("{:.3f} [{:.3f}, {:.3f}]", iv.mean, iv.lo, iv.hi); };
+  unsigned long long seed = 0;
+  for (const auto& [key, rs] : groups) {
+    std::vector<double> dep, ins, diff, cos;
+    for (const auto* r : rs) {
+      dep.push_back(r->deploy.frechet_distance), ins.push_back(r->insitu.frechet_distance);
+      diff.push_back(r->insitu.frechet_distance - r->deploy.frechet_distance), cos.push_back(r->gradient_cosine);
+    }
+    const auto d = metrics::bootstrap_mean(diff, ++seed);
+    const bool differs = rs.size() > 1 && (d.lo > 0 || d.hi < 0);
+    s += fmt::format("| {:.3f} | {} | {} | {} | {} | {}{} | {} |\n", key.first, key.second ? "on" : "off", rs.size(),
+                     cell(metrics::bootstrap_mean(dep, ++seed)), cell(metrics::bootstrap_mean(ins, ++seed)), cell(d),
+                     differs ? "" : " (not shown to differ)", cell(metrics::bootstrap_mean(cos, ++seed)));
+  }
+  return s;
 }
 
 std::string energy_table(const std::vector<EnergyBrief>& rows) {
@@ -66,6 +101,79 @@ std::string figures(const std::vector<Figure>& figs) {
   return s;
 }
 
+std::string circuit_check_section(const RunReport& r) {
+  const auto& cc = r.circuit_check;
+  const auto& first = cc.rows.front();
+  std::string s = fmt::format(
+      "\n## The model's circuit on every backend\n\nThe EP model netlisted ideally (`{}`) and relaxed at {} sampler "
+      "input(s){} on each circuit backend for {:g} node time constants from the same start, as the circuit-in-the-loop sampler reads it; the visible units' equilibrium "
+      "against the ideal network's converged one and against the {} backend's, in model units (1 = v_unit). Table: "
+      "`circuit_check.csv`.\n\n",
+      r.circuit_check_device_model, first.points, cc.level >= 0 ? fmt::format(" (noise level {})", cc.level) : "",
+      cc.window_tau, first.backend);
+  s += "| backend | engine | inputs | not settled | vs ideal, rms | vs ideal, max | vs " + first.backend +
+       ", max | slowest settle (s) | wall per relaxation (s) |\n|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& c : cc.rows)
+    s += fmt::format("| {} | {} | {} | {} | {:.2e} | {:.2e} | {:.2e} | {:.3g} | {:.3g} |\n", c.backend, c.engine,
+                     c.points, c.not_settled, c.equilibrium_rms_vs_ideal, c.equilibrium_max_vs_ideal,
+                     c.equilibrium_max_vs_first, c.settle_time_max_s, c.wall_s_per_relaxation);
+  return s;
+}
+
+// EP's Frechet distance against another model's over paired sample sets (the same
+// sampling seeds): the mean difference with its t interval, and whether it is one.
+std::string difference_line(const LabelledQuality& ep, const LabelledQuality& other) {
+  const size_t n = std::min(ep.frechet_sets.size(), other.frechet_sets.size());
+  if (n < 2 || other.label.rfind("EP", 0) == 0) return "";
+  std::vector<double> d(n);
+  for (size_t k = 0; k < n; ++k) d[k] = ep.frechet_sets[k] - other.frechet_sets[k];
+  const auto iv = metrics::t_interval(d);
+  const bool differs = iv.lo > 0 || iv.hi < 0;
+  return fmt::format("  - EP against {}: Fréchet difference {:+.3f} [{:+.3f}, {:+.3f}] over {} paired sample sets: {}.\n",
+                     other.label, iv.mean, iv.lo, iv.hi, n,
+                     differs ? (iv.mean < 0 ? "EP is better" : "EP is worse") : "not shown to differ");
+}
+
+// The report's first lines: what was trained and how well, what a chip tolerates, whether
+// the circuit backends agree, what a step costs against the GPU.
+std::string answer_section(const RunReport& r) {
+  std::string s = "## In short\n\n";
+  if (!r.quality.empty()) {
+    const auto& ep = r.quality.front();
+    s += fmt::format("- **Trained**: {} ({} steps, batch {}): Fréchet distance {:.3g} on {} samples, {} of 10 classes, "
+                     "confidence {:.3f}",
+                     ep.label, r.train_steps, r.batch_size, ep.quality.frechet_distance, ep.quality.n,
+                     ep.quality.classes_covered, ep.quality.mean_confidence);
+    for (size_t k = 1; k < r.quality.size(); ++k)
+      s += fmt::format("; {} {:.3g}", r.quality[k].label, r.quality[k].quality.frechet_distance);
+    s += ".\n";
+    for (size_t k = 1; k < r.quality.size(); ++k) s += difference_line(ep, r.quality[k]);
+  }
+  const double slope_sym = learn::bias_slope(r.gradcheck, learn::Estimator::symmetric);
+  const double slope_one = learn::bias_slope(r.gradcheck, learn::Estimator::one_sided);
+  if (std::isfinite(slope_sym) && std::isfinite(slope_one))
+    s += fmt::format("- **EP gradient**: its error against the exact gradient falls as beta^{:.2f} (symmetric) and "
+                     "beta^{:.2f} (one-sided).\n",
+                     slope_sym, slope_one);
+  if (r.circuit_check.rows.size() > 1) {
+    double worst = 0;
+    for (const auto& c : r.circuit_check.rows) worst = std::max(worst, c.equilibrium_max_vs_first);
+    s += fmt::format("- **Its circuit**: the backends agree to {:.2g} model units on the model's own netlist ({} input(s), "
+                     "{:g} tau).\n",
+                     worst, r.circuit_check.rows.front().points, r.circuit_check.window_tau);
+  }
+  if (!r.mismatch.empty())
+    s += fmt::format("- **A chip tolerates**: deployed, sample quality {}; trained in situ, it {}.\n",
+                     drop_text(r.drop_sigma_deploy), drop_text(r.drop_sigma_insitu));
+  for (const auto& e : r.energy)
+    s += fmt::format("- **A step costs** ({}, batch {}): {:.3g} J on the chip against {:.3g} J by backprop on the GPU "
+                     "({}, {:.1f}x) and {:.3g} J simulating EP there ({}, {:.0f}x).\n",
+                     e.device_model, e.batch, e.analog_J, e.gpu_backprop_binding_J, e.backprop_binding,
+                     e.gpu_backprop_binding_J / e.analog_J, e.gpu_ep_sim_binding_J, e.ep_sim_binding,
+                     e.gpu_ep_sim_binding_J / e.analog_J);
+  return s + "\n";
+}
+
 }  // namespace
 
 std::string markdown(const RunReport& r) {
@@ -74,13 +182,17 @@ std::string markdown(const RunReport& r) {
     s += fmt::format("> **The run stopped: stage `{}` failed.** {}\n>\n> Everything below was finished before it; "
                      "fix the cause and continue with `eqsim run ... --resume`.\n\n",
                      r.failed_stage, r.failure);
+  s += answer_section(r);
   s += fmt::format("- config: `{}` (as run: `run_config.yaml`)\n- git revision: `{}`\n- training: {} steps, batch {}, seed {}\n",
                    r.config_source, r.git_revision, r.train_steps, r.batch_size, r.seed);
   for (const auto& v : r.versions) s += "- " + v + "\n";
   s += "\n";
   s += "## Sample quality\n\nA softmax-regression classifier trained on the real digits labels each sample; "
        "a class counts as covered with at least 3 % of the samples. Fréchet distance is between Gaussian fits "
-       "of samples and real digits in pixel space (lower is better).\n\n";
+       "of samples and real digits in pixel space (lower is better); it is biased upward at finite N, so sets are "
+       "compared at equal N, and *Frechet@inf* is the first set's distance extrapolated to infinite N (a fit against "
+       "1/N over subsets). *Over sets*: the mean and Student-t 95 % interval over N independent sample sets of the "
+       "same trained model (sampling seeds `sample.seed` + k): sampling noise, not training-seed spread.\n\n";
   s += quality_table(r.quality) + "\n";
   s += figures(r.sample_figures);
   s += "## Training\n\n";
@@ -94,12 +206,16 @@ std::string markdown(const RunReport& r) {
   for (auto e : {learn::Estimator::symmetric, learn::Estimator::one_sided})
     s += fmt::format("\nBias slope of log rel. error vs log beta ({}): {:.2f}", learn::to_string(e), learn::bias_slope(r.gradcheck, e));
   s += "\n";
+  if (!r.circuit_check.rows.empty()) s += circuit_check_section(r);
   if (!r.mismatch.empty()) {
     s += "\n## Fidelity vs mismatch\n\n" + r.mismatch_settings + "\n\n";
-    s += fmt::format("Sample quality falls 10 % below the ideal circuit's (Fréchet distance, noiseless chips, mean over chips) "
-                     "at **{}** when the ideal-trained weights are deployed, and at **{}** after in-situ training.\n\n",
-                     sigma_text(r.drop_sigma_deploy), sigma_text(r.drop_sigma_insitu));
+    s += fmt::format("Sample quality against the ideal circuit's (Fréchet distance, noiseless chips, mean over chips; the "
+                     "interval a bootstrap over chips): with the ideal-trained weights deployed it **{}**; after in-situ "
+                     "training it **{}**.\n\n",
+                     drop_text(r.drop_sigma_deploy), drop_text(r.drop_sigma_insitu));
     s += figures(r.mismatch_figures);
+    s += "Means over chips with seeded bootstrap 95 % intervals (chips are the independent units; with a few chips "
+         "the intervals are wide):\n\n" + mismatch_summary(r.mismatch) + "\nPer chip:\n\n";
     s += mismatch_table(r.mismatch) + "\nTable: `mismatch.csv`.\n";
   }
   if (!r.energy.empty()) {

@@ -1,17 +1,21 @@
 #pragma once
 // The report a designer reads: plain structs in, Markdown text out.
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "learn/gradcheck.hpp"
 #include "metrics/quality.hpp"
+#include "metrics/stats.hpp"
 #include "study/results.hpp"
 
 namespace eqsim::report {
 
 struct LabelledQuality {
   std::string label;
-  metrics::Quality quality;
+  metrics::Quality quality;          // of the first sample set
+  std::vector<double> frechet_sets;  // Frechet distance of each independent sample set (sampling seeds), at equal N
+  double frechet_inf = std::numeric_limits<double>::quiet_NaN();  // the first set's, extrapolated to infinite N
 };
 
 struct TrainingRecord {
@@ -25,6 +29,7 @@ struct Figure {
 };
 
 using study::EnergyBrief;
+using study::CircuitCheckSummary;
 using study::MismatchRow;
 
 struct RunReport {
@@ -39,8 +44,11 @@ struct RunReport {
   std::vector<std::string> versions;  // libraries and backends
   std::vector<MismatchRow> mismatch;
   std::string mismatch_settings;
-  double drop_sigma_deploy = 0, drop_sigma_insitu = 0;  // NaN: no 10 % drop within the grid
+  // sigma where quality falls 10 %, with its interval over chips (mean NaN: not within the grid; hi inf: beyond it)
+  metrics::Interval drop_sigma_deploy, drop_sigma_insitu;
   std::vector<Figure> mismatch_figures;
+  CircuitCheckSummary circuit_check;     // empty rows: not run
+  std::string circuit_check_device_model;
   std::vector<EnergyBrief> energy;
   std::vector<Figure> energy_figures;
   std::string failed_stage, failure;  // a stage that threw, and why

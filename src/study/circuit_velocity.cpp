@@ -81,6 +81,7 @@ void CircuitVelocity::record(const std::vector<backend::RelaxSummary>& out) {
   for (size_t j = 0; j < out.size(); ++j) {
     const auto& s = out[j];
     if (backend_version_.empty()) backend_version_ = s.backend;
+    if (!s.lost_attempt.empty() && stats_.backend_errors++ == 0) stats_.first_backend_error = s.lost_attempt;
     if (s.status != backend::Status::settled && s.status != backend::Status::not_settled)
       throw SimulationOutcome(fmt::format("circuit in the loop ({}): sample {} at Euler step {}: {}: {}", opt_.backend, j,
                                           calls_ - 1, backend::to_string(s.status), s.message));

@@ -9,7 +9,8 @@
 // V(x_i) is the node voltage at the end of the relaxation window (with noise: an
 // instantaneous reading, as a sample-and-hold would take it). Every relaxation
 // goes through the backend's batch relaxer (backend::BatchRelaxer): ode relaxes
-// all samples as one batch, spice runs ngspice once per sample.
+// all samples as one batch, spice runs ngspice once per sample, the samples in
+// parallel on its workers (a relaxation a worker failed runs again once).
 //
 // A diffusion model (bias tables, DESIGN.md §4) is conditioned on the noise level:
 // the circuit's bias sources carry the table column of the level (NetlistOptions::
@@ -50,6 +51,8 @@ struct SettleStats {
   long settled_late = 0;          // settled after late_settle_fraction of the window
   double settle_time_sum_s = 0;  // over settled relaxations
   double settle_time_max_s = 0;
+  long backend_errors = 0;        // relaxations lost to a failed spice worker, each run again on a fresh one
+  std::string first_backend_error;
   std::vector<long> not_settled_per_step;
   std::vector<double> settle_time_max_per_step_s;
 };

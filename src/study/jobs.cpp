@@ -191,6 +191,8 @@ nlohmann::json settle_json(const SettleStats& st) {
           {"settled", st.settled},
           {"not_settled", st.not_settled},
           {"settled_late", st.settled_late},
+          {"backend_errors", st.backend_errors},
+          {"first_backend_error", st.first_backend_error},
           {"late_settle_fraction", late_settle_fraction},
           {"settle_time_mean_s", st.settled > 0 ? st.settle_time_sum_s / static_cast<double>(st.settled) : 0.0},
           {"settle_time_max_s", st.settle_time_max_s},
@@ -237,7 +239,8 @@ void warn_spice_cost(const learn::SampleOptions& opt, long steps, long elements)
   if (opt.n <= spice_warn_samples) return;
   fmt::print(stderr,
              "warning: this backend runs once per sample and sampler step: {} x {} = {} runs of a {}-element "
-             "circuit, one at a time; this is slow (a batched backend such as ode relaxes all samples as one batch)\n",
+             "circuit, as many at once as the backend has engines (spice: workers); this is slow (a batched backend "
+             "such as ode relaxes all samples as one batch)\n",
              opt.n, steps, opt.n * steps, elements);
 }
 
@@ -285,6 +288,9 @@ Eigen::MatrixXd sample_circuit_job(const std::string& model_dir, const learn::Sa
              "in the last {:.0f} % of it){}; record: {}\n",
              cv.backend_version(), st.not_settled, st.relaxations, cv.relax_time_s(), cv.settle_tol_V(), st.settled_late,
              100 * (1 - late_settle_fraction), st.not_settled > 0 ? ": lengthen --relax-time-s" : "", record_path);
+  if (st.backend_errors > 0)
+    fmt::print(stderr, "warning: {} relaxations lost to a failed spice worker were run again on a fresh one; the first: {}\n",
+               st.backend_errors, st.first_backend_error);
   return x;
 }
 

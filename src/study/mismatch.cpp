@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <random>
 #include <sstream>
 
 #include "circuit/equivalent.hpp"
@@ -158,6 +159,33 @@ double quality_drop_sigma(const std::vector<MismatchRow>& rows, bool insitu, dou
     prev_sigma = sigma, prev = f;
   }
   return std::numeric_limits<double>::quiet_NaN();
+}
+
+metrics::Interval quality_drop_sigma_interval(const std::vector<MismatchRow>& rows, bool insitu, unsigned long long seed,
+                                              double rise) {
+  std::map<int, std::vector<const MismatchRow*>> by_chip;
+  for (const auto& r : rows) by_chip[r.seed].push_back(&r);
+  std::vector<int> chips;
+  for (const auto& [chip, rs] : by_chip) chips.push_back(chip);
+  metrics::Interval iv;
+  iv.n = static_cast<long>(chips.size());
+  iv.mean = iv.lo = iv.hi = quality_drop_sigma(rows, insitu, rise);
+  if (chips.size() < 2) return iv;
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<size_t> pick(0, chips.size() - 1);
+  constexpr int kResamples = 2000;
+  std::vector<double> drops;
+  for (int b = 0; b < kResamples; ++b) {
+    std::vector<MismatchRow> resample;
+    for (size_t k = 0; k < chips.size(); ++k)
+      for (const auto* r : by_chip[chips[pick(rng)]]) resample.push_back(*r);
+    const double d = quality_drop_sigma(resample, insitu, rise);
+    drops.push_back(std::isnan(d) ? std::numeric_limits<double>::infinity() : d);
+  }
+  std::sort(drops.begin(), drops.end());
+  iv.lo = drops[static_cast<size_t>(0.025 * (kResamples - 1))];
+  iv.hi = drops[static_cast<size_t>(0.975 * (kResamples - 1))];
+  return iv;
 }
 
 }  // namespace eqsim::study

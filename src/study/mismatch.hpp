@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/run_config.hpp"
+#include "metrics/stats.hpp"
 #include "report/markdown.hpp"
 
 namespace eqsim::study {
@@ -34,5 +35,12 @@ std::vector<MismatchRow> read_mismatch_csv(const std::string& path);
 // The smallest sigma (linear interpolation of the seed mean, noiseless rows) at which
 // the Frechet distance exceeds the sigma = 0 one by `rise` (0.1: 10 %); NaN when it never does.
 double quality_drop_sigma(const std::vector<MismatchRow>& rows, bool insitu, double rise = 0.1);
+
+// The same with its 95 % interval over chips (n: chips): a seeded percentile bootstrap
+// resampling chips, each with its rows at every sigma (chip k is the same draw at every
+// sigma). A resample whose quality never falls within the grid counts as beyond it:
+// hi = +inf then (and mean = NaN when the full set never falls).
+metrics::Interval quality_drop_sigma_interval(const std::vector<MismatchRow>& rows, bool insitu, unsigned long long seed,
+                                              double rise = 0.1);
 
 }  // namespace eqsim::study

@@ -2,6 +2,7 @@
 // What the studies return, as plain structs the report formats (report/ depends on
 // these types, the studies on report/ to write their sections).
 #include <string>
+#include <vector>
 
 #include "metrics/quality.hpp"
 
@@ -28,6 +29,24 @@ struct EnergyBrief {
   std::string backprop_binding, ep_sim_binding;
   double gpu_backprop_binding_J = 0, gpu_ep_sim_binding_J = 0;
   double analog_time_s = 0, gpu_backprop_time_s = 0;  // per step
+};
+
+// One backend's relaxations of the trained model's own circuit (study/circuit_check.hpp).
+struct CircuitCheckRow {
+  std::string backend;          // registry name
+  std::string engine;           // engine and version
+  int points = 0;
+  long not_settled = 0;
+  double equilibrium_rms_vs_ideal = 0, equilibrium_max_vs_ideal = 0;  // model units
+  double equilibrium_max_vs_first = 0;                                // against the first backend
+  double settle_time_max_s = 0;
+  double wall_s_per_relaxation = 0;
+};
+
+struct CircuitCheckSummary {
+  int level = -1;                     // bias-table column (diffusion), -1 for flow models
+  double window_tau = 0;              // relaxation window, node time constants
+  std::vector<CircuitCheckRow> rows;  // per backend, in the options' order
 };
 
 }  // namespace eqsim::study

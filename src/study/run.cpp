@@ -1,6 +1,6 @@
 // `eqsim run`: the main job. Stages (each skipped on --resume when its output exists):
 // train EP -> baselines (exact gradient, backprop MLP) -> samples -> quality ->
-// gradient check -> mismatch study -> energy -> report (report.md, report.html,
+// gradient check -> circuit check (ode against spice) -> mismatch study -> energy -> report (report.md, report.html,
 // summary.json). A stage that throws leaves a report naming it and why.
 #include <Eigen/Core>
 #include <cmath>
@@ -11,13 +11,16 @@
 
 #include "git_revision.hpp"
 #include "backend/registry.hpp"
+#include "study/circuit_check.hpp"
 #include "study/energy_study.hpp"
 #include "study/jobs.hpp"
 #include "study/run.hpp"
 #include "study/mismatch.hpp"
 #include "config/model_dir.hpp"
 #include "data/error.hpp"
+#include "data/digits.hpp"
 #include "data/npy.hpp"
+#include "metrics/stats.hpp"
 #include "report/figures.hpp"
 #include "report/html.hpp"
 #include "report/markdown.hpp"
@@ -34,6 +37,46 @@ Eigen::MatrixXd sample_stage(const std::string& model_dir, const learn::SampleOp
   return x;
 }
 
+// Independent sample sets of one model: set k at sampling seed opt.seed + k, kept in
+// STEM.npy (k = 0, the set the figures show) and STEM_set<k>.npy.
+struct LabelledSets {
+  std::string label;
+  std::vector<Eigen::MatrixXd> sets;
+};
+
+LabelledSets sample_sets(const std::string& label, const std::string& model_dir, learn::SampleOptions opt, int n_sets,
+                         const std::string& stem) {
+  LabelledSets out{label, {}};
+  const unsigned long long seed = opt.seed;
+  for (int k = 0; k < n_sets; ++k) {
+    opt.seed = seed + static_cast<unsigned long long>(k);
+    out.sets.push_back(sample_stage(model_dir, opt, k == 0 ? stem + ".npy" : fmt::format("{}_set{}.npy", stem, k)));
+  }
+  return out;
+}
+
+// Quality of each model's first set, the Frechet distance of every set (equal N) and the
+// first set's distance extrapolated to infinite N.
+std::vector<report::LabelledQuality> quality_over_sets(const std::vector<LabelledSets>& models, const std::string& data_path,
+                                                       unsigned long long seed) {
+  std::vector<std::pair<std::string, Eigen::MatrixXd>> flat;
+  for (const auto& m : models)
+    for (const auto& x : m.sets) flat.emplace_back(m.label, x);
+  const auto scored = evaluate_job(flat, data_path);
+  const auto digits = data::load_digits(data_path);
+  std::vector<report::LabelledQuality> rows;
+  size_t i = 0;
+  for (const auto& m : models) {
+    report::LabelledQuality q = scored[i];
+    for (size_t k = 0; k < m.sets.size(); ++k) q.frechet_sets.push_back(scored[i + k].quality.frechet_distance);
+    if (m.sets.front().cols() >= 4 * 64)  // subsets of N/2 and more keep a full-rank covariance
+      q.frechet_inf = metrics::frechet_extrapolated(m.sets.front(), digits.images, seed);
+    rows.push_back(q);
+    i += m.sets.size();
+  }
+  return rows;
+}
+
 report::Figure figure(const std::string& title, const std::string& file,
                       const report::FigureResult& res) {
   if (!res.ok) fmt::print(stderr, "warning: figure {}: {}\n", file, res.message);
@@ -48,21 +91,33 @@ nlohmann::json summary_json(const config::RunConfig& cfg, const report::RunRepor
   j["train_seed"] = cfg.train.seed;
   j["versions"] = rep.versions;
   if (!rep.failed_stage.empty()) j["failed"] = {{"stage", rep.failed_stage}, {"message", rep.failure}};
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
   for (const auto& q : rep.quality)
     j["quality"][q.label] = {{"n", q.quality.n},
                              {"classes_covered", q.quality.classes_covered},
                              {"min_class_fraction", q.quality.min_class_fraction},
                              {"mean_confidence", q.quality.mean_confidence},
                              {"frechet_distance", q.quality.frechet_distance},
+                             {"frechet_sets", q.frechet_sets},
+                             {"frechet_inf", number(q.frechet_inf)},
                              {"class_fraction", q.quality.class_fraction}};
   if (!rep.gradcheck.empty())
     for (auto e : {learn::Estimator::symmetric, learn::Estimator::one_sided})
       j["gradcheck"]["bias_slope_" + learn::to_string(e)] = learn::bias_slope(rep.gradcheck, e);
-  auto number = [](double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); };
   if (!rep.mismatch.empty())
-    j["mismatch"] = {{"quality_drop_10pct_sigma_deploy", number(rep.drop_sigma_deploy)},
-                     {"quality_drop_10pct_sigma_insitu", number(rep.drop_sigma_insitu)},
+    j["mismatch"] = {{"quality_drop_10pct_sigma_deploy", number(rep.drop_sigma_deploy.mean)},
+                     {"quality_drop_10pct_sigma_deploy_interval", {number(rep.drop_sigma_deploy.lo), number(rep.drop_sigma_deploy.hi)}},
+                     {"quality_drop_10pct_sigma_insitu", number(rep.drop_sigma_insitu.mean)},
+                     {"quality_drop_10pct_sigma_insitu_interval", {number(rep.drop_sigma_insitu.lo), number(rep.drop_sigma_insitu.hi)}},
+                     {"chips", rep.drop_sigma_deploy.n},
                      {"table", "mismatch.csv"}};
+  for (const auto& c : rep.circuit_check.rows)
+    j["circuit_check"][c.backend] = {{"engine", c.engine},
+                                     {"points", c.points},
+                                     {"not_settled", c.not_settled},
+                                     {"equilibrium_max_vs_ideal_model", c.equilibrium_max_vs_ideal},
+                                     {"equilibrium_max_vs_first_model", c.equilibrium_max_vs_first},
+                                     {"wall_s_per_relaxation", c.wall_s_per_relaxation}};
   for (const auto& e : rep.energy)
     j["energy"][e.device_model] = {{"batch", e.batch},
                                    {"analog_J_per_step", e.analog_J},
@@ -100,7 +155,7 @@ void models_stage(const std::string& dir, const config::RunConfig& cfg, report::
   if (cfg.baselines.exact) variants.push_back({"exact", "energy model, exact gradient", TrainKind::energy, learn::Estimator::exact});
   if (cfg.baselines.mlp) variants.push_back({"mlp", "backprop MLP", TrainKind::mlp, cfg.estimator});
 
-  std::vector<std::pair<std::string, Eigen::MatrixXd>> sets;
+  std::vector<LabelledSets> sets;
   for (const auto& v : variants) {
     config::RunConfig vc = cfg;
     vc.estimator = v.estimator;
@@ -109,17 +164,18 @@ void models_stage(const std::string& dir, const config::RunConfig& cfg, report::
     train_stage(vc, vdir, v.kind);
     rep.training.push_back({v.label, vdir + "/train_log.csv"});
     stage = "sample " + v.name;
-    sets.emplace_back(v.label, sample_stage(vdir + "/model", cfg.sample, dir + "/samples/" + v.name + ".npy"));
+    sets.push_back(sample_sets(v.label, vdir + "/model", cfg.sample, cfg.sample_sets, dir + "/samples/" + v.name));
   }
   stage = "sample ep (t_end 1.2, energy-gradient readout)";
   learn::SampleOptions extended = cfg.sample;
   extended.t_end = 1.2;
-  sets.emplace_back("EP, t_end 1.2", sample_stage(dir + "/ep/model", extended, dir + "/samples/ep_t1.2.npy"));
+  sets.push_back(sample_sets("EP, t_end 1.2", dir + "/ep/model", extended, cfg.sample_sets, dir + "/samples/ep_t1.2"));
   learn::SampleOptions gradient_readout = cfg.sample;
   gradient_readout.readout = learn::Readout::energy_gradient;
-  sets.emplace_back("EP, energy-gradient readout", sample_stage(dir + "/ep/model", gradient_readout, dir + "/samples/ep_energy_gradient.npy"));
+  sets.push_back(sample_sets("EP, energy-gradient readout", dir + "/ep/model", gradient_readout, cfg.sample_sets,
+                             dir + "/samples/ep_energy_gradient"));
   stage = "quality";
-  rep.quality = evaluate_job(sets, cfg.data_path);
+  rep.quality = quality_over_sets(sets, cfg.data_path, cfg.sample.seed);
   fmt::print("{}", quality_table(rep.quality));
 
   std::vector<report::Series> logs;
@@ -128,8 +184,8 @@ void models_stage(const std::string& dir, const config::RunConfig& cfg, report::
                                         report::plot_training_curves(logs, dir + "/figures/training_curves.png")));
   for (size_t k = 0; k < sets.size(); ++k) {
     const std::string file = fmt::format("samples_{}.png", k);
-    rep.sample_figures.push_back(figure("Samples: " + sets[k].first, file,
-                                        report::plot_digit_grid(sets[k].second, 8, 12, sets[k].first, dir + "/figures/" + file)));
+    rep.sample_figures.push_back(figure("Samples: " + sets[k].label, file,
+                                        report::plot_digit_grid(sets[k].sets.front(), 8, 12, sets[k].label, dir + "/figures/" + file)));
   }
 }
 
@@ -141,6 +197,25 @@ void gradcheck_stage(const std::string& dir, const config::RunConfig& cfg, repor
                                          report::plot_gradcheck(rep.gradcheck, dir + "/figures/gradcheck.png")));
 }
 
+void circuit_check_stage(const std::string& dir, const config::RunConfig& cfg, report::RunReport& rep) {
+  const std::string csv = dir + "/circuit_check.csv";
+  if (fs::exists(csv)) {
+    rep.circuit_check = read_circuit_check_csv(csv);
+  } else {
+    CircuitCheckOptions co;
+    co.model_dir = dir + "/ep/model";
+    co.data_path = cfg.data_path;
+    co.device_model = resolve_project_path(cfg.circuit_check.device_model);
+    co.backends = cfg.circuit_check.backends;
+    co.points = cfg.circuit_check.points;
+    co.window_tau = cfg.circuit_check.window_tau;
+    co.seed = cfg.sample.seed;
+    rep.circuit_check = circuit_check(co);
+    data::write_text_atomic(csv, circuit_check_csv(rep.circuit_check));
+  }
+  rep.circuit_check_device_model = cfg.circuit_check.device_model;
+}
+
 void mismatch_stage(const std::string& dir, const config::RunConfig& cfg, report::RunReport& rep) {
   const auto& ms = cfg.mismatch;
   const std::string csv = dir + "/mismatch.csv";
@@ -150,8 +225,8 @@ void mismatch_stage(const std::string& dir, const config::RunConfig& cfg, report
     rep.mismatch = mismatch_study(cfg, dir + "/ep/model", dir + "/samples");
     data::write_text_atomic(csv, mismatch_csv(rep.mismatch));
   }
-  rep.drop_sigma_deploy = quality_drop_sigma(rep.mismatch, false);
-  rep.drop_sigma_insitu = quality_drop_sigma(rep.mismatch, true);
+  rep.drop_sigma_deploy = quality_drop_sigma_interval(rep.mismatch, false, cfg.train.seed);
+  rep.drop_sigma_insitu = quality_drop_sigma_interval(rep.mismatch, true, cfg.train.seed);
   rep.mismatch_settings = fmt::format(
       "The EP model on chips of `{}` with every device's relative mismatch set to sigma (transconductor gain, "
       "resistors, capacitors; input offsets sigma x v_unit), {} chips (mismatch seeds) per sigma, thermal noise off and "
@@ -244,6 +319,10 @@ RunSummary run(const RunOptions& args) {
     models_stage(dir, cfg, rep, stage);
     stage = "gradient check";
     gradcheck_stage(dir, cfg, rep);
+    if (cfg.circuit_check.enabled) {
+      stage = "circuit check";
+      circuit_check_stage(dir, cfg, rep);
+    }
     if (cfg.mismatch.enabled && cfg.task == config::Task::flow) {
       stage = "mismatch study";
       mismatch_stage(dir, cfg, rep);

@@ -1,7 +1,7 @@
 #pragma once
 // `eqsim run`, the main job, as a study. Stages, each skipped on resume when its
 // output exists: train EP -> baselines (exact gradient, backprop MLP) -> samples ->
-// quality -> gradient check -> mismatch study -> energy ledger per device model ->
+// quality -> gradient check -> the model's circuit on every circuit backend -> mismatch study -> energy ledger per device model ->
 // report (report.md, report.html, summary.json). A stage that throws leaves a report
 // naming it and why, then rethrows.
 #include <string>
