@@ -31,6 +31,13 @@ Direction direction(int src, bool tanh_src, const Eigen::MatrixXd& w, const Eige
   return d;
 }
 
+// The thermal fluctuation of one column chunk (per node group) and its noise stream;
+// x empty: a process not started yet.
+struct Fluctuation {
+  std::vector<Eigen::MatrixXd> x;
+  std::mt19937_64 rng;
+};
+
 // The node equations at the network's current parameters under one clamp, over node
 // groups: the network's modules (0 .. M-1), then per bilinear coupling its projection
 // nodes pu and pv (identity, leak 1: they hold U^T a_p and V^T a_q).
@@ -204,15 +211,16 @@ struct NodeEquations {
     return j;
   }
 
-  // Draws the thermal fluctuation about the relaxed state s (every group): the
-  // linearised node dynamics c dx/dt = -g_restore x + J x + noise, integrated by Heun
-  // steps exact for each node's own RC, from a draw of each node's own kT/C; reading k
-  // is taken after settle_tau + k repeat_interval_tau. Returns the sum over the
-  // readings of quantise(s.u + x).
+  // Carries the thermal fluctuation f about the relaxed state s (every group) on to
+  // this call's readings: the linearised node dynamics c dx/dt = -g_restore x + J x +
+  // noise, integrated by Heun steps exact for each node's own RC; a new process starts
+  // from a draw of each node's own kT/C and settles settle_tau, a carried one runs
+  // call_interval_tau, then reading k is taken after k more repeat_interval_tau.
+  // Returns the sum over the readings of quantise(s.u + x).
   template <class Quantise>
   std::vector<Eigen::MatrixXd> noisy_readings(const model::Clamp& clamp, const model::State& s, double temperature,
                                               double gamma, const ChipReadout& r, const Quantise& quantise,
-                                              std::mt19937_64& rng) const {
+                                              Fluctuation& f) const {
     const int M = groups();
     const Eigen::Index B = s.batch();
     const double h = r.noise_step_tau;
@@ -220,20 +228,26 @@ struct NodeEquations {
     std::normal_distribution<double> normal(0.0, 1.0);
     auto gaussian = [&](Eigen::Index n) {
       Eigen::MatrixXd z(n, B);
-      for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = normal(rng);
+      for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = normal(f.rng);
       return z;
     };
-    std::vector<Eigen::MatrixXd> x(M), sum(M);
+    const bool fresh = f.x.empty();
+    if (fresh) f.x.resize(M);
+    std::vector<Eigen::MatrixXd>& x = f.x;
+    std::vector<Eigen::MatrixXd> sum(M);
     std::vector<Eigen::VectorXd> decay(M), gain(M), sd_step(M);
     for (int m = 0; m < M; ++m) {
-      x[m] = sum[m] = Eigen::MatrixXd::Zero(size[m], B);
-      if (held(clamp, m)) continue;
+      sum[m] = Eigen::MatrixXd::Zero(size[m], B);
+      if (held(clamp, m)) {
+        x[m] = Eigen::MatrixXd::Zero(size[m], B);
+        continue;
+      }
       const Eigen::ArrayXd rate = restore[m].cwiseQuotient(cap[m]).array(), e = (-h * rate).exp();
       const Eigen::ArrayXd var = temperature * noise_conductance(m, gamma).cwiseQuotient(cap[m].cwiseProduct(restore[m])).array();
       decay[m] = e.matrix();
       gain[m] = ((1 - e) / restore[m].array()).matrix();
       sd_step[m] = (var * (1 - e.square())).sqrt().matrix();
-      x[m] = var.sqrt().matrix().asDiagonal() * gaussian(size[m]);
+      if (fresh) x[m] = var.sqrt().matrix().asDiagonal() * gaussian(size[m]);
     }
     // One step: the predictor x~ = e x + g J x + noise, then the coupling current averaged
     // over the step, x' = e x + g J (x + x~) / 2 + the same noise (second order in h).
@@ -252,7 +266,7 @@ struct NodeEquations {
           if (!held(clamp, m)) x[m] = base[m] + gain[m].asDiagonal() * (0.5 * (in[m] + linear_input(k, pred, m)));
       }
     };
-    advance(r.noise_settle_tau);
+    advance(fresh ? r.noise_settle_tau : r.call_interval_tau);
     for (int rep = 0; rep < r.repeats; ++rep) {
       if (rep > 0) advance(r.repeat_interval_tau);
       for (int m = 0; m < M; ++m)
@@ -263,7 +277,7 @@ struct NodeEquations {
 
   // Replaces the state by the chip's reading of it (ChipReadout).
   void read(const model::Clamp& clamp, model::State& s, double temperature, double gamma, const ChipReadout& r,
-            std::mt19937_64& rng) const {
+            Fluctuation* f) const {
     const double levels = r.adc_bits > 0 ? std::pow(2.0, r.adc_bits) - 1 : 0;
     const double lsb = levels > 0 ? 2 * r.full_scale_model / levels : 0;
     auto quantise = [&](double u) {
@@ -272,7 +286,7 @@ struct NodeEquations {
       return code * lsb - r.full_scale_model;
     };
     if (temperature > 0) {
-      auto sum = noisy_readings(clamp, s, temperature, gamma, r, quantise, rng);
+      auto sum = noisy_readings(clamp, s, temperature, gamma, r, quantise, *f);
       for (int m = 0; m < groups(); ++m)
         if (!held(clamp, m)) s.u[m] = sum[m] / r.repeats;
     } else {
@@ -315,7 +329,7 @@ struct NodeEquations {
   }
 
   model::RelaxSummary relax_columns(const model::Clamp& clamp, model::State& s, const model::RelaxOptions& opt,
-                                    double gamma, const ChipReadout& readout, unsigned long long chunk) const {
+                                    double gamma, const ChipReadout& readout, Fluctuation* f) const {
     if (clamp.hold_visible) {
       s.u[net.spec().visible] = clamp.spring_target;
       model::update_output(net, s, net.spec().visible);
@@ -330,11 +344,7 @@ struct NodeEquations {
         break;
       }
     }
-    if (opt.temperature > 0 || readout.adc_bits > 0) {
-      std::seed_seq seq{opt.noise_seed, chunk, 0x52656164ULL};
-      std::mt19937_64 rng(seq);
-      read(clamp, ext, opt.temperature, gamma, readout, rng);
-    }
+    if (opt.temperature > 0 || readout.adc_bits > 0) read(clamp, ext, opt.temperature, gamma, readout, f);
     shrink(ext, s);
     return sum;
   }
@@ -348,11 +358,35 @@ bool has_self_coupling(const model::Network& net) {
 
 }  // namespace
 
+// The fluctuation of every column chunk, and what it was started for.
+struct EquivalentCircuit::NoiseProcess {
+  Eigen::Index batch = -1;
+  double temperature = 0;
+  bool hold_visible = false;
+  std::vector<Fluctuation> chunks;
+
+  // The chunks' fluctuations for a noisy call: carried on when it continues this
+  // process, else a new process from each chunk's own stream of seed.
+  std::vector<Fluctuation>& for_call(Eigen::Index b, double t, bool hold, unsigned long long seed, size_t n_chunks) {
+    if (b == batch && t == temperature && hold == hold_visible && chunks.size() == n_chunks) return chunks;
+    batch = b, temperature = t, hold_visible = hold;
+    chunks.assign(n_chunks, {});
+    for (size_t k = 0; k < n_chunks; ++k) {
+      std::seed_seq seq{seed, static_cast<unsigned long long>(k), 0x52656164ULL};
+      chunks[k].rng.seed(seq);
+    }
+    return chunks;
+  }
+};
+
+EquivalentCircuit::~EquivalentCircuit() = default;
+
 EquivalentCircuit::EquivalentCircuit(const model::Network& net, DeviceFactors factors, double noise_gamma,
                                      ChipReadout readout)
-    : net_(net), f_(std::move(factors)), noise_gamma_(noise_gamma), readout_(readout) {
+    : net_(net), f_(std::move(factors)), noise_gamma_(noise_gamma), readout_(readout),
+      noise_(std::make_unique<NoiseProcess>()) {
   if (readout_.repeats < 1 || readout_.adc_bits < 0 || !(readout_.full_scale_model > 0) || !(readout_.noise_step_tau > 0) ||
-      readout_.noise_settle_tau < 0 || readout_.repeat_interval_tau < 0)
+      readout_.noise_settle_tau < 0 || readout_.repeat_interval_tau < 0 || readout_.call_interval_tau < 0)
     throw InputError("", "readout", "repeats >= 1, adc_bits >= 0, a positive full scale and noise step, non-negative times");
 }
 
@@ -362,12 +396,15 @@ model::RelaxSummary EquivalentCircuit::relax(const model::Clamp& clamp, model::S
     throw std::invalid_argument("block relaxation needs modules without internal couplings; use euler");
   const NodeEquations eq(net_, f_, clamp);
   const auto chunks = model::column_chunks(s.batch());
+  std::vector<Fluctuation>* fluct =
+      opt.temperature > 0 ? &noise_->for_call(s.batch(), opt.temperature, clamp.hold_visible, opt.noise_seed, chunks.size())
+                          : nullptr;
   std::vector<model::RelaxSummary> sums(chunks.size());
 #pragma omp parallel for schedule(dynamic)
   for (size_t k = 0; k < chunks.size(); ++k) {
     const auto [c0, n] = chunks[k];
     model::State part = model::slice(s, c0, n);
-    sums[k] = eq.relax_columns(model::slice(clamp, c0, n), part, opt, noise_gamma_, readout_, k);
+    sums[k] = eq.relax_columns(model::slice(clamp, c0, n), part, opt, noise_gamma_, readout_, fluct ? &(*fluct)[k] : nullptr);
     for (size_t m = 0; m < s.u.size(); ++m) {
       s.u[m].middleCols(c0, n) = part.u[m];
       s.a[m].middleCols(c0, n) = part.a[m];
@@ -393,7 +430,7 @@ Eigen::RowVectorXd EquivalentCircuit::settle_time_tau(const model::Clamp& clamp,
   model::State end = start;
   const model::RelaxOptions to_end = has_self_coupling(net_) ? model::RelaxOptions{model::RelaxMethod::euler, 200000, 0.1, 1e-4 * tol}
                                                               : model::RelaxOptions{model::RelaxMethod::block, 2000, 0.1, 1e-3 * tol};
-  eq.relax_columns(clamp, end, to_end, noise_gamma_, ChipReadout{}, 0);
+  eq.relax_columns(clamp, end, to_end, noise_gamma_, ChipReadout{}, nullptr);
   const Eigen::Index B = start.batch();
   auto deviation = [&](const model::State& s) {
     Eigen::RowVectorXd d = Eigen::RowVectorXd::Zero(B);

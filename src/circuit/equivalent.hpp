@@ -20,18 +20,27 @@
 // nominal, the nudge a G element), as the ode backend injects them. Its stationary law
 // is N(0, P) with A P + P A^T = Q (A = C^-1 (G_restore - J), Q = C^-1 2T G_noise C^-1):
 // noise_covariance solves it exactly (O(n^3), per sample). The readout draws from it by
-// integrating the linearised dynamics over the batch (Heun steps of 0.1 tau, exact for
-// each node's own RC) for 10 tau from each node's own kT/C, then one reading every
-// 10 tau: correlated across nodes as the circuit's own fluctuations are (readings 3 tau
-// apart are correlated in time too: their mean had up to 1.9x the variance/repeats).
-// Measured (test_circuit, 18 nodes, sigma 10 %, 300 K): the Lyapunov covariance against
-// the ode backend's 3900 tau of noisy dynamics: worst node variance ratio 1.07, worst
-// covariance error 0.05 of sqrt(var_i var_j), every entry within 3.3 standard errors of
-// the ode estimate (171 entries); on a diffusion-like network (bilinear rank 2 with its
-// projection nodes, intra-module couplings; 17 nodes): 1.08, 0.04, within 4.1 standard
-// errors (153 entries); the sampler against the Lyapunov covariance (20000
-// readings): worst ratio 1.027, covariance error 0.034 (after 20 tau: 1.016, 0.020 —
-// the sampling floor). bench_chip_noise: the same on the trained FlowEqProp.
+// integrating the linearised dynamics over the batch (Heun steps of 0.5 tau, exact for
+// each node's own RC): one continuous process per EquivalentCircuit, started from each
+// node's own kT/C and settled 20 tau at the first noisy relax call, then carried on
+// from call to call (2 tau from one call's reading to the next's; repeats 10 tau apart),
+// so a reading costs 4 steps, not a fresh settle. Readings are correlated across
+// coupled nodes as the circuit's own fluctuations are, and in time: a node's readings
+// in successive calls correlate by 0.22-0.26 (median over nodes), up to 0.52
+// (FlowEqProp, bench_chip_noise), where a chip relaxing tens of tau between readings
+// sees less. Measured, the Lyapunov covariance against the ode backend's 3900 tau of
+// noisy dynamics (test_circuit, 18 nodes, sigma 10 %, 300 K): worst node variance ratio
+// 1.07, worst covariance error 0.05 of sqrt(var_i var_j), every entry within 3.3
+// standard errors of the ode estimate (171 entries); on a diffusion-like network
+// (bilinear rank 2 with its projection nodes, intra-module couplings; 17 nodes): 1.08,
+// 0.04, within 4.1 standard errors (153 entries). The sampler against the Lyapunov
+// covariance, new process and carried on alike: test_circuit (18 nodes, 20000
+// readings) worst ratio 1.076-1.088, covariance error 0.068-0.085 at 0.5 tau (0.1 tau:
+// 1.016-1.022, 0.017-0.020, the sampling floor); bench_chip_noise (the trained FlowEqProp, 320 nodes, sigma 3 %, 8000
+// readings, sampling floor ~1.05 / 0.05) worst ratio 1.052-1.061, mean ratio
+// 0.993-0.998, covariance error 0.048-0.056 at 0.5 tau (0.1 tau: 1.043-1.056, 0.046-0.051).
+// Cost (same bench): a carried reading of a batch of 256 takes 0.019 s against 0.055 s
+// for 20 block sweeps (a new process 0.124 s).
 // Every coupling the netlister builds: dense between modules, intra-module (one device
 // per ordered pair i != j) and bilinear U V^T through its 2r projection nodes (their own
 // capacitors, leaks and transconductors, relaxed and fluctuating with the units; states
@@ -40,6 +49,7 @@
 // couplings and a bias table). With intra-module couplings relax() needs
 // RelaxMethod::euler (std::invalid_argument otherwise, as model::relax).
 #include <Eigen/Core>
+#include <memory>
 #include <vector>
 
 #include "circuit/netlister.hpp"
@@ -58,11 +68,15 @@ struct ChipReadout {
   int repeats = 1;
   int adc_bits = 0;
   double full_scale_model = 2.0;
-  // The thermal fluctuation's sampler (see top), in tau_s: its exponential-Euler step,
-  // the time from the kT/C start to the first reading, and between readings.
-  double noise_step_tau = 0.1;
-  double noise_settle_tau = 10;
+  // The thermal fluctuation's sampler (see top), in tau_s: its step (exponential for each
+  // node's own RC, Heun for the couplings), the time from the kT/C start of a noise
+  // process to its first reading, between the repeats of one relax call, and from the
+  // last reading of one noisy relax call to the first of the next (the process is
+  // carried on, see EquivalentCircuit::relax).
+  double noise_step_tau = 0.5;
+  double noise_settle_tau = 20;
   double repeat_interval_tau = 10;
+  double call_interval_tau = 2;
 };
 
 class EquivalentCircuit {
@@ -70,8 +84,17 @@ class EquivalentCircuit {
   // net must outlive *this; its parameters may change between calls (in-situ training).
   EquivalentCircuit(const model::Network& net, DeviceFactors factors, double noise_gamma, ChipReadout readout = {});
 
+  ~EquivalentCircuit();
+
   // As model::relax, on the mismatched circuit; the relaxed state is then read as
-  // ChipReadout says (noise from stream opt.noise_seed when temperature > 0).
+  // ChipReadout says. With temperature > 0 the readings carry the chip's thermal
+  // fluctuation, one continuous process per object: it starts (from each node's kT/C,
+  // stream opt.noise_seed, settled noise_settle_tau) at the first noisy call, and again
+  // whenever the batch size, the temperature or whether the visible nodes are held
+  // changes; every later call carries it on (call_interval_tau to its first reading,
+  // through the dynamics linearised at that call's state) and ignores opt.noise_seed.
+  // The readings of a sequence of calls thus depend on the seed of its first call and on
+  // the sequence, never on the thread count. Not for concurrent calls on one object.
   model::RelaxSummary relax(const model::Clamp& clamp, model::State& s, const model::RelaxOptions& opt) const;
 
   // Per sample: the time (in tau_s) the node dynamics take from `start` until every
@@ -93,6 +116,8 @@ class EquivalentCircuit {
   DeviceFactors f_;
   double noise_gamma_;
   ChipReadout readout_;
+  struct NoiseProcess;
+  std::unique_ptr<NoiseProcess> noise_;  // the fluctuation carried between relax calls
 };
 
 }  // namespace eqsim::circuit
