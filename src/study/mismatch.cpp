@@ -75,6 +75,7 @@ std::vector<MismatchRow> mismatch_study(const config::RunConfig& cfg, const std:
   c.digits = &digits;
   c.clf = &clf;
   c.ideal = &ideal;
+  c.schedule = config::load_diffusion_schedule(model_dir);
   c.samples = ms.samples;
   c.insitu_steps = ms.insitu_steps;
   c.gradient_batch = ms.gradient_batch;
