@@ -14,6 +14,7 @@
 #include "circuit/equivalent.hpp"
 #include "config/device_model_yaml.hpp"
 #include "study/circuit_check.hpp"
+#include "study/chip.hpp"
 #include "study/mismatch.hpp"
 #include "config/model_dir.hpp"
 #include "cli_runner.hpp"
@@ -324,4 +325,45 @@ TEST_CASE("eqsim netlist --mismatch-seed with a seed from the mismatch study's t
                        << " model units; vs the next seed's chip " << other);
   CHECK(err < 1e-4);        // the relaxation's settling tolerance is 1e-4 V = 1e-3 model units; tanh offsets to third order
   CHECK(other > 20 * err);  // another seed is another chip
+}
+
+TEST_CASE("eqsim run on the diffusion model: the mismatch study, deploy against in situ, with the report's section") {
+  const std::string dir = testing::fresh_dir("run_diffusion") + "/run";
+  const auto r = run_eqsim(
+      "run " + testing::source_path("configs/diffusion_bilinear_digits.yaml") + " --out " + dir +
+      " --set train.steps=10 --set train.batch_size=16 --set train.checkpoint_every=10 --set sample.n=32 --set sample.sets=2"
+      " --set sample.relax.steps=20 --set relax.steps=40 --set relax.nudged_steps=10 --set diffusion.steps_per_level=3"
+      " --set gradcheck.batch_size=4 --set gradcheck.repeats=1 --set 'gradcheck.betas=[1.0e-2]' --set 'gradcheck.relax_steps=[5]'"
+      " --set 'gradcheck.temperatures=[0]' --set 'mismatch.sigmas=[0, 0.05]' --set mismatch.seeds=2 --set 'mismatch.noise=[0, 1]'"
+      " --set mismatch.samples=32 --set mismatch.insitu_steps=2 --set mismatch.gradient_batch=8 --set energy.enabled=false"
+      " --set circuit_check.enabled=false");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const auto rows = study::read_mismatch_csv(dir + "/mismatch.csv");
+  REQUIRE(rows.size() == 8);  // 2 sigmas x 2 chips x noise off / on
+  // Noiseless at sigma 0 the chip is the ideal circuit: its deployed samples are the ideal
+  // network's annealed Langevin samples at the same N and seed, but for the lag of the
+  // bilinear coupling's projection nodes within a score's 20 Euler steps (measured 0.2 %).
+  const std::string model = dir + "/ep/model";
+  const auto cfg = config::load_run_config(dir + "/run_config.yaml");
+  const auto digits = data::load_digits(cfg.data_path);
+  const metrics::DigitClassifier clf(digits);
+  const double ideal = study::ideal_frechet(cfg, config::load_model_dir(model), digits, clf, 32,
+                                            config::load_diffusion_schedule(model));
+  const double chip_ideal = rows.front().deploy.frechet_distance;
+  REQUIRE((rows.front().sigma == 0 && !rows.front().noise));
+  CHECK(chip_ideal == doctest::Approx(ideal).epsilon(0.01));
+  for (const auto& row : rows) {
+    CHECK(std::isfinite(row.deploy.frechet_distance));
+    CHECK(std::isfinite(row.insitu.frechet_distance));
+    CHECK(std::isfinite(row.gradient_cosine));
+    if (row.sigma == 0 && !row.noise) CHECK(row.deploy.frechet_distance == chip_ideal);  // chip 1 is the same ideal circuit
+    else CHECK(row.deploy.frechet_distance != doctest::Approx(chip_ideal).epsilon(1e-6));  // mismatch or noise moves the samples
+    if (row.sigma > 0 && !row.noise) CHECK(row.equilibrium_rms > 1e-4);
+    CHECK(row.insitu.frechet_distance != doctest::Approx(row.deploy.frechet_distance).epsilon(1e-6));  // in situ trained
+  }
+  std::ifstream md(dir + "/report.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  CHECK(text.find("## Fidelity vs mismatch") != std::string::npos);
+  const auto summary = nlohmann::json::parse(std::ifstream(dir + "/summary.json"));
+  CHECK(summary.contains("mismatch"));
 }

@@ -52,13 +52,13 @@ ScoreField spring_score(LevelVelocity v, std::vector<double> sigmas) {
   };
 }
 
-ScoreField energy_score(const model::Network& net, const AnnealedLangevinOptions& schedule) {
+ScoreField energy_score(const model::Network& net, const AnnealedLangevinOptions& schedule, const model::Relaxer& relaxer) {
   auto state = std::make_shared<model::State>();
   return spring_score(
-      [&net, relax = schedule.relax, state](const Eigen::MatrixXd& x, int level) -> Eigen::MatrixXd {
+      [&net, relax = schedule.relax, relaxer, state](const Eigen::MatrixXd& x, int level) -> Eigen::MatrixXd {
         if (state->batch() != x.cols()) *state = model::initial_state(net, x);
         const model::Clamp clamp = free_clamp(net, x, std::vector<int>(x.cols(), level));
-        model::relax(net, clamp, *state, relax);
+        model::relax_with(relaxer, net, clamp, *state, relax);
         return spring_velocity(net, *state, x);
       },
       schedule.sigmas);

@@ -62,8 +62,10 @@ using LevelVelocity = std::function<Eigen::MatrixXd(const Eigen::MatrixXd& x, in
 // The denoising score read from the spring: s = v(x, k) / sigma_k.
 ScoreField spring_score(LevelVelocity v, std::vector<double> sigmas);
 
-// The score field of an energy network (the ideal relaxation, warm-started state).
-ScoreField energy_score(const model::Network& net, const AnnealedLangevinOptions& schedule);
+// The score field of an energy network (the ideal relaxation, or relaxer's if set;
+// warm-started state).
+ScoreField energy_score(const model::Network& net, const AnnealedLangevinOptions& schedule,
+                        const model::Relaxer& relaxer = {});
 
 Eigen::MatrixXd generate_annealed(const ScoreField& score, int dim, const SampleOptions& opt,
                                   const AnnealedLangevinOptions& schedule, const Progress& progress = {});

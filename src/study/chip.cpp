@@ -47,14 +47,25 @@ double median(Eigen::RowVectorXd v) {
   return v(v.size() / 2);
 }
 
-metrics::Quality sample_quality(const ChipContext& c, const model::Network& net, const model::Relaxer& r,
-                                double temperature, const std::string* save_path) {
-  learn::SampleOptions so = c.cfg->sample;
-  so.n = c.samples;
+// n samples of net read through r (empty: the ideal network) at the temperature: Euler
+// steps of the flow, or annealed Langevin over a diffusion model's schedule.
+Eigen::MatrixXd draw_samples(const config::RunConfig& cfg, const learn::AnnealedLangevinOptions& schedule,
+                             const model::Network& net, const model::Relaxer& r, double temperature, int n) {
+  learn::SampleOptions so = cfg.sample;
+  so.n = n;
   so.readout = learn::Readout::spring;
   so.relaxer = r;
   so.relax = with_noise(so.relax, temperature);
-  const Eigen::MatrixXd x = learn::generate(learn::energy_velocity(net, so), net.size(net.spec().visible), so);
+  const int dim = net.size(net.spec().visible);
+  if (schedule.sigmas.empty()) return learn::generate(learn::energy_velocity(net, so), dim, so);
+  learn::AnnealedLangevinOptions langevin = schedule;
+  langevin.relax = with_noise(langevin.relax, temperature);
+  return learn::generate_annealed(learn::energy_score(net, langevin, r), dim, so, langevin);
+}
+
+metrics::Quality sample_quality(const ChipContext& c, const model::Network& net, const model::Relaxer& r,
+                                double temperature, const std::string* save_path) {
+  const Eigen::MatrixXd x = draw_samples(*c.cfg, c.schedule, net, r, temperature, c.samples);
   if (save_path) data::write_npy(*save_path, x.transpose());
   return metrics::evaluate_samples(x, *c.clf, *c.digits);
 }
@@ -84,12 +95,14 @@ void measure_fidelity(const ChipContext& c, const model::Network& net, const cir
   const auto ep = learn::flow_gradient(net, batch, chip_gradient(c, relaxer_of(eq)));
   out.gradient_cosine = model::cosine(ep.grad, exact.grad);
   model::State chip_state = model::initial_state(net, batch.x_t);
-  eq_exact.relax(learn::free_clamp(net, batch.x_t), chip_state, exact_opt.free_relax);
+  eq_exact.relax(learn::free_clamp(net, batch.x_t, batch.levels), chip_state, exact_opt.free_relax);
   out.equilibrium_rms_model = rms(chip_state, exact.free_state);
   // Node dynamics by Euler steps of 0.05 tau (stable for every node: the fastest, the
   // visible ones on their springs, have time constants near tau / 16) on a few samples.
-  const Eigen::MatrixXd x_settle = batch.x_t.leftCols(std::min<Eigen::Index>(8, batch.x_t.cols()));
-  const Eigen::RowVectorXd settle = eq_exact.settle_time_tau(learn::free_clamp(net, x_settle),
+  const Eigen::Index n_settle = std::min<Eigen::Index>(8, batch.x_t.cols());
+  const Eigen::MatrixXd x_settle = batch.x_t.leftCols(n_settle);
+  const std::vector<int> levels_settle(batch.levels.begin(), batch.levels.begin() + (batch.levels.empty() ? 0 : n_settle));
+  const Eigen::RowVectorXd settle = eq_exact.settle_time_tau(learn::free_clamp(net, x_settle, levels_settle),
                                                              model::initial_state(net, x_settle), c.settle_tol, 0.05, 2000);
   out.settle_time_s = median(settle) * circuit::tau_s(c.dm);
   out.settle_time_max_s = settle.maxCoeff() * circuit::tau_s(c.dm);
@@ -106,11 +119,8 @@ void quality_metrics(const ChipContext& c, const metrics::Quality& q, ChipMetric
 }  // namespace
 
 double ideal_frechet(const config::RunConfig& cfg, const model::Network& net, const data::Digits& digits,
-                     const metrics::DigitClassifier& clf, int n) {
-  learn::SampleOptions so = cfg.sample;
-  so.n = n;
-  so.readout = learn::Readout::spring;
-  const Eigen::MatrixXd x = learn::generate(learn::energy_velocity(net, so), net.size(net.spec().visible), so);
+                     const metrics::DigitClassifier& clf, int n, const learn::AnnealedLangevinOptions& schedule) {
+  const Eigen::MatrixXd x = draw_samples(cfg, schedule, net, {}, cfg.sample.relax.temperature, n);
   return metrics::evaluate_samples(x, clf, digits).frechet_distance;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// One Monte-Carlo chip of a design point (DESIGN.md §11), on the circuit-equivalent
+// One Monte-Carlo chip of a design point (DESIGN.md §11), of a flow or a diffusion
+// model (the batches, gradient and samples of its task), on the circuit-equivalent
 // model (circuit/equivalent.hpp) of the point's device model: its devices drawn from
 // the chip's mismatch seed (circuit::draw_factors: the netlist of that seed is the same
 // chip), its weights programmed as codes of weight_bits, every reading carrying thermal
@@ -20,6 +21,7 @@
 #include "data/digits.hpp"
 #include "learn/programmed.hpp"
 #include "learn/record.hpp"
+#include "learn/sampler.hpp"
 #include "metrics/quality.hpp"
 
 namespace eqsim::study {
@@ -30,6 +32,7 @@ struct ChipContext {
   const data::Digits* digits = nullptr;
   const metrics::DigitClassifier* clf = nullptr;
   const model::Network* ideal = nullptr;
+  learn::AnnealedLangevinOptions schedule;  // a diffusion model's noise schedule (annealed Langevin); no sigmas: a flow model
   circuit::DeviceModel dm;          // with the point's relative mismatch
   double temperature = 0;           // model units (circuit::model_temperature); 0: noiseless readings
   circuit::ChipReadout readout;
@@ -64,8 +67,9 @@ unsigned long long chip_mismatch_seed(int chip);
 ChipResult evaluate_chip(const ChipContext& ctx, int chip, bool deploy, bool insitu);
 
 // Frechet distance of n samples of the ideal network (no circuit, no noise) at the
-// config's sampling seed: the reference of frechet_rise.
+// config's sampling seed, by the flow or, for a diffusion model, annealed Langevin over
+// its schedule: the reference of frechet_rise.
 double ideal_frechet(const config::RunConfig& cfg, const model::Network& net, const data::Digits& digits,
-                     const metrics::DigitClassifier& clf, int n);
+                     const metrics::DigitClassifier& clf, int n, const learn::AnnealedLangevinOptions& schedule = {});
 
 }  // namespace eqsim::study

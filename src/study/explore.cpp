@@ -112,6 +112,7 @@ struct Model {
   std::string dir;                  // DIR/explore/models/mK (model/, train_log.csv)
   model::Network net;
   learn::TrainingRecord record;
+  learn::AnnealedLangevinOptions schedule;  // a diffusion model's; no sigmas for a flow model
   double ideal_frechet = 0;
 };
 
@@ -236,12 +237,13 @@ class Exploration {
     for (size_t m = 0; m < model_cfgs_.size(); ++m) {
       const std::string dir = fmt::format("{}/models/m{}", edir(), m);
       if (!worker_) train_stage(model_cfgs_[m], dir, TrainKind::energy);  // once per training signature, resumable
-      Model md{dir, config::load_model_dir(dir + "/model"), *config::load_training_record(dir + "/model"), 0};
+      Model md{dir, config::load_model_dir(dir + "/model"), *config::load_training_record(dir + "/model"),
+               config::load_diffusion_schedule(dir + "/model"), 0};
       const std::string ref = md.dir + "/reference.json";
       if (fs::exists(ref)) {
         md.ideal_frechet = json::parse(std::ifstream(ref))["frechet"].get<double>();
       } else {
-        md.ideal_frechet = ideal_frechet(model_cfgs_[m], md.net, digits_, *clf_, e_.samples);
+        md.ideal_frechet = ideal_frechet(model_cfgs_[m], md.net, digits_, *clf_, e_.samples, md.schedule);
         data::write_text_atomic(ref, json{{"samples", e_.samples}, {"frechet", md.ideal_frechet}}.dump(2) + "\n");
       }
       models_.push_back(std::move(md));
@@ -259,6 +261,7 @@ class Exploration {
     c.digits = &digits_;
     c.clf = clf_.get();
     c.ideal = &m.net;
+    c.schedule = m.schedule;
     c.dm = p.dm;
     c.temperature = circuit::model_temperature(p.dm, cfg.explore.temperature_K);
     c.readout = {cfg.readout.repeats, static_cast<int>(p.ep.adc_bits), cfg.readout.full_scale_model};

@@ -105,7 +105,8 @@ class MismatchChips {
         ideal_(config::load_model_dir(model_dir)),
         samples_dir_(samples_dir),
         digits_(data::load_digits(cfg.data_path)),
-        clf_(digits_) {
+        clf_(digits_),
+        schedule_(config::load_diffusion_schedule(model_dir)) {
     const auto record = config::load_training_record(model_dir);
     if (!record)
       throw InputError(model_dir + "/model.yaml", "training", "the model folder does not record how it was trained (retrain it)");
@@ -135,6 +136,7 @@ class MismatchChips {
     c.digits = &digits_;
     c.clf = &clf_;
     c.ideal = &ideal_;
+    c.schedule = schedule_;
     c.samples = ms_.samples;
     c.insitu_steps = ms_.insitu_steps;
     c.gradient_batch = ms_.gradient_batch;
@@ -161,6 +163,7 @@ class MismatchChips {
   std::string samples_dir_;
   data::Digits digits_;
   metrics::DigitClassifier clf_;
+  learn::AnnealedLangevinOptions schedule_;  // a diffusion model's; no sigmas for a flow model
   learn::TrainingRecord record_;
   config::RunConfig rcfg_;
   std::vector<Chip> chips_;

@@ -3,8 +3,9 @@
 // for each relative mismatch sigma, chip (mismatch seed) and noise setting, the
 // trained EP model's chip is drawn (circuit::draw_factors, as the netlister draws it)
 // and relaxed by the circuit-equivalent model (circuit/equivalent.hpp). The training
-// step (estimator, beta, budgets, batch, Adam) is the model folder's training record.
-// Two strategies:
+// step (estimator, beta, budgets, batch, Adam) is the model folder's training record;
+// a flow model is sampled by its flow, a diffusion model by annealed Langevin over the
+// noise schedule its folder records (every score read on the chip). Two strategies:
 //   deploy:  the ideal-trained weights programmed as they are;
 //   in situ: the same chip then trains itself by EP for insitu_steps steps, every
 //            phase relaxed and every product read on the mismatched (noisy) circuit.

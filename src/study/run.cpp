@@ -234,7 +234,8 @@ void mismatch_stage(const std::string& dir, const config::RunConfig& cfg, report
   rep.mismatch_settings = fmt::format(
       "The EP model on chips of `{}` with every device's relative mismatch set to sigma (transconductor gain, "
       "resistors, capacitors; input offsets sigma x v_unit), {} chips (mismatch seeds) per sigma, thermal noise off and "
-      "at {} K (an instantaneous reading of each node, kT/C-like per-node variance), relaxed by the circuit-equivalent model "
+      "at {} K (each reading carries the circuit's own thermal fluctuation about the relaxed state, the linearised node "
+      "dynamics' noise, correlated across coupled nodes as the Lyapunov covariance says), relaxed by the circuit-equivalent model "
       "(the netlister's node equations with every device's draw; checked against the ode backend in test_circuit). "
       "*Deploy*: the ideal-trained weights programmed as they are. *In situ*: the same chip then trains itself by EP "
       "for {} steps (batch {}), every phase relaxed and every product read on the chip. Quality from {} samples per chip; "
@@ -327,7 +328,7 @@ RunSummary run(const RunOptions& args) {
       stage = "circuit check";
       circuit_check_stage(dir, cfg, rep);
     }
-    if (cfg.mismatch.enabled && cfg.task == config::Task::flow) {
+    if (cfg.mismatch.enabled) {
       stage = "mismatch study";
       mismatch_stage(dir, cfg, rep);
     }
