@@ -4,7 +4,7 @@
 // agreement between the backends and with the trainer's equilibrium, and the
 // ode backend's batched throughput. Goal: ode >= 100x faster than ngspice.
 //
-// bench_backends chip-sample [MODEL_DIR] [N] [STEPS] [MISMATCH_SEED]: sampling through the
+// bench_backends chip-sample [MODEL_DIR|-] [N] [STEPS] [MISMATCH_SEED]: sampling through the
 // circuit in the loop (study::CircuitVelocity, as `eqsim sample --backend`) of the model
 // (default: the untrained FlowEqProp above) on the ode and chip backends: N samples, STEPS
 // Euler steps of 0.01 (defaults 64, 10), the ideal circuit or that mismatch seed; prints
@@ -84,7 +84,8 @@ model::Network bench_network() {
 }
 
 int chip_sample(int argc, char** argv, const circuit::DeviceModel& dm) {
-  const model::Network net = argc > 2 ? config::load_model_dir(argv[2]) : bench_network();
+  const bool own = argc > 2 && std::string(argv[2]) != "-";
+  const model::Network net = own ? config::load_model_dir(argv[2]) : bench_network();
   learn::SampleOptions sopt;
   sopt.n = argc > 3 ? std::atoi(argv[3]) : 64;
   sopt.dt = 0.01;
@@ -93,7 +94,7 @@ int chip_sample(int argc, char** argv, const circuit::DeviceModel& dm) {
   study::CircuitVelocityOptions c;
   c.device_model = dm;
   if (argc > 5) c.mismatch_seed = std::strtoull(argv[5], nullptr, 10);
-  std::printf("sampling %s: %d samples, %.0f Euler steps, %s circuit, window %.0f tau\n", argc > 2 ? argv[2] : "untrained FlowEqProp",
+  std::printf("sampling %s: %d samples, %.0f Euler steps, %s circuit, window %.0f tau\n", own ? argv[2] : "untrained FlowEqProp",
               sopt.n, sopt.t_end / sopt.dt, argc > 5 ? ("mismatch seed " + std::string(argv[5])).c_str() : "ideal",
               study::default_relax_tau);
   Eigen::MatrixXd x[2];
