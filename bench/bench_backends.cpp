@@ -3,6 +3,12 @@
 // same settling tolerance and output grid; prints wall times, their ratio, the
 // agreement between the backends and with the trainer's equilibrium, and the
 // ode backend's batched throughput. Goal: ode >= 100x faster than ngspice.
+//
+// bench_backends chip-sample [MODEL_DIR|-] [N] [STEPS] [MISMATCH_SEED]: sampling through the
+// circuit in the loop (study::CircuitVelocity, as `eqsim sample --backend`) of the model
+// (default: the untrained FlowEqProp above) on the ode and chip backends: N samples, STEPS
+// Euler steps of 0.01 (defaults 64, 10), the ideal circuit or that mismatch seed; prints
+// wall times, their ratio, the relaxations' settling and max |x_chip - x_ode|.
 // On a shared machine run with OMP_NUM_THREADS=1: the batched products use
 // Eigen's OpenMP GEMM, whose spinning threads suffer badly from contention.
 #include <chrono>
@@ -16,7 +22,10 @@
 #include "circuit/netlist.hpp"
 #include "circuit/netlister.hpp"
 #include "config/device_model_yaml.hpp"
+#include "config/model_dir.hpp"
+#include "learn/sampler.hpp"
 #include "model/relax.hpp"
+#include "study/circuit_velocity.hpp"
 
 using namespace eqsim;
 
@@ -67,16 +76,55 @@ void compare_with_spice(const circuit::Circuit& c, const backend::RelaxOptions& 
   std::printf("time ratio spice/ode = %.1f (goal >= 100)\n", spice_s / ode_s);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const double t_stop_tau = argc > 1 ? std::atof(argv[1]) : 100;
-  const int batch = argc > 2 ? std::atoi(argv[2]) : 64;
-  const bool with_spice = !(argc > 3 && std::string(argv[3]) == "ode-only");
-  const auto dm = config::load_device_model(std::string(EQSIM_SOURCE_DIR) + "/device_models/generic-65nm.yaml");
+model::Network bench_network() {
   model::Network net(model::floweqprop_spec());
   net.init_xavier(0.5, 17);
   for (int m = 0; m < net.module_count(); ++m) net.params()[m].setRandom() *= 0.2;
+  return net;
+}
+
+int chip_sample(int argc, char** argv, const circuit::DeviceModel& dm) {
+  const bool own = argc > 2 && std::string(argv[2]) != "-";
+  const model::Network net = own ? config::load_model_dir(argv[2]) : bench_network();
+  learn::SampleOptions sopt;
+  sopt.n = argc > 3 ? std::atoi(argv[3]) : 64;
+  sopt.dt = 0.01;
+  sopt.t_end = sopt.dt * (argc > 4 ? std::atoi(argv[4]) : 10);
+  sopt.seed = 1;
+  study::CircuitVelocityOptions c;
+  c.device_model = dm;
+  if (argc > 5) c.mismatch_seed = std::strtoull(argv[5], nullptr, 10);
+  std::printf("sampling %s: %d samples, %.0f Euler steps, %s circuit, window %.0f tau\n", own ? argv[2] : "untrained FlowEqProp",
+              sopt.n, sopt.t_end / sopt.dt, argc > 5 ? ("mismatch seed " + std::string(argv[5])).c_str() : "ideal",
+              study::default_relax_tau);
+  Eigen::MatrixXd x[2];
+  double wall_s[2];
+  const char* names[2] = {"ode", "chip"};
+  for (int b = 0; b < 2; ++b) {
+    c.backend = names[b];
+    const auto t0 = std::chrono::steady_clock::now();
+    study::CircuitVelocity cv(net, c);
+    x[b] = learn::generate(cv.field(), net.size(net.spec().visible), sopt);
+    wall_s[b] = seconds_since(t0);
+    const auto& st = cv.stats();
+    std::printf("%-5s %-50s wall %8.3f s  %ld relaxations, %ld not settled, settle mean %.3g s max %.3g s\n", names[b],
+                cv.backend_version().c_str(), wall_s[b], st.relaxations, st.not_settled,
+                st.settled ? st.settle_time_sum_s / st.settled : 0.0, st.settle_time_max_s);
+  }
+  std::printf("time ratio ode/chip = %.1f; max |x_chip - x_ode| = %.3e model units\n", wall_s[0] / wall_s[1],
+              (x[1] - x[0]).cwiseAbs().maxCoeff());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto dm = config::load_device_model(std::string(EQSIM_SOURCE_DIR) + "/device_models/generic-65nm.yaml");
+  if (argc > 1 && std::string(argv[1]) == "chip-sample") return chip_sample(argc, argv, dm);
+  const double t_stop_tau = argc > 1 ? std::atof(argv[1]) : 100;
+  const int batch = argc > 2 ? std::atoi(argv[2]) : 64;
+  const bool with_spice = !(argc > 3 && std::string(argv[3]) == "ode-only");
+  const model::Network net = bench_network();
   const Eigen::VectorXd x_t = Eigen::VectorXd::Random(64);
   circuit::NetlistOptions nopt;
   nopt.spring_target = x_t;

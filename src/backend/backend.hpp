@@ -90,13 +90,15 @@ class Backend {
   virtual ~Backend() = default;
   // The registry's name (backend/registry.hpp).
   virtual std::string name() const = 0;
-  // The engine and its version, e.g. "Boost.Odeint 1.83", "ngspice-39".
+  // The engine and its version, e.g. "Boost.Odeint 1.83", "ngspice-39",
+  // "eqsim chip model (model level, Gauss-Seidel)".
   virtual std::string version() const = 0;
   // True when a batch relaxes as one (cheap per relaxation); false when each
   // relaxation is a run of its own.
   virtual bool batched() const = 0;
   // Relaxes c from its initial conditions. Throws InputError for a circuit the
-  // backend cannot take (naming file and line); everything else is a status.
+  // backend cannot take (naming file and line; the chip backend takes only circuits
+  // eqsim generated, those with a Circuit::origin); everything else is a status.
   virtual RelaxSummary relax(const circuit::Circuit& c, const RelaxOptions& opt) = 0;
   // Prepares c for batches of relaxations (sources and start voltages per column).
   // The default relaxes column after column through relax(), each column's noise

@@ -3,6 +3,7 @@
 #include <functional>
 #include <utility>
 
+#include "backend/chip/chip_backend.hpp"
 #include "backend/ode/ode_backend.hpp"
 #include "backend/spice/spice_backend.hpp"
 #include "data/error.hpp"
@@ -17,6 +18,7 @@ const std::vector<std::pair<std::string, Maker>>& registry() {
   static const std::vector<std::pair<std::string, Maker>> r{
       {"ode", [] { return std::make_unique<ode::OdeBackend>(); }},
       {"spice", [] { return std::make_unique<spice::SpiceBackend>(); }},
+      {"chip", [] { return std::make_unique<chip::ChipBackend>(); }},
   };
   return r;
 }

@@ -9,7 +9,9 @@
 
 namespace eqsim::backend {
 
-// Every backend's name, in the order help texts list them ("ode", "spice").
+// Every backend's name, in the order help texts list them ("ode", "spice", "chip").
+// ode and spice relax any netlist of the supported subset; chip only circuits eqsim
+// generated from a model (backend/chip/chip_backend.hpp), an InputError for others.
 const std::vector<std::string>& backend_names();
 
 // The names joined for a help text or message: "ode | spice".

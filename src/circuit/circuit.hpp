@@ -7,6 +7,7 @@
 // are lower-case; "0" is ground. Parsed netlists keep each element's line
 // number so every later complaint can name it.
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,8 @@
 #include "circuit/expression.hpp"
 
 namespace eqsim::circuit {
+
+struct CircuitOrigin;  // circuit/netlister.hpp
 
 enum class ElementKind { resistor, capacitor, vsource, isource, vccs, bsource, subckt };
 
@@ -43,6 +46,9 @@ struct Circuit {
   double noise_gamma = 2.0 / 3.0;            // transconductor noise factor ("* eqsim: noise_gamma=")
   std::string supply = "vdd";                // name of the supply V source, lower-case
   std::string source;                        // file name for messages ("" when in memory)
+  // What a circuit eqsim generated was built from (set by netlist_network; shared, so
+  // copies are cheap); none for a netlist read from a file. The chip backend relaxes it.
+  std::shared_ptr<const CircuitOrigin> origin;
 };
 
 // True for the ground node ("0" or "gnd").

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <memory>
 
 #include "circuit/mismatch.hpp"
 #include "circuit/netlist.hpp"
@@ -92,6 +93,8 @@ class Netlister {
     for (int cp = 0; cp < static_cast<int>(net_.spec().couplings.size()); ++cp) coupling(cp);
     for (int i = 0; i < net_.size(net_.spec().visible); ++i) clamp(i);
     header();
+    c_.origin = std::make_shared<const CircuitOrigin>(
+        CircuitOrigin{net_, f_, map_, dm_, opt_.nudge_g, opt_.condition_level, c_.elements.size()});
     return {std::move(c_), std::move(map_), std::move(f_)};
   }
 

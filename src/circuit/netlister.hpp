@@ -74,6 +74,18 @@ struct CircuitMap {
   size_t supply = 0;                                     // the VDD source
 };
 
+// What a generated circuit was built from (Circuit::origin): enough to relax it at
+// model level (circuit/equivalent.hpp) and to map the result back onto its nodes.
+struct CircuitOrigin {
+  model::Network net;        // a copy: the parameters as netlisted
+  DeviceFactors factors;     // the draws the circuit was built from
+  CircuitMap map;
+  DeviceModel device_model;  // scales (v_unit_V, tau_s), noise gamma
+  double nudge_g = 0;        // NetlistOptions::nudge_g (model units)
+  int condition_level = -1;  // bias-table column the bias sources carry (-1: none)
+  size_t element_count = 0;  // elements as netlisted
+};
+
 struct Netlist {
   Circuit circuit;
   CircuitMap map;

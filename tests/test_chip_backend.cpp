@@ -1,0 +1,229 @@
+// The chip backend (backend/chip/): a generated circuit relaxed at model level by
+// circuit::EquivalentCircuit behind backend::Backend. Held to the ode backend on the
+// same netlists (batched relaxation and the sampler's circuit in the loop), ideal and
+// mismatched; a netlist read from a file and a bilinear network are InputErrors; noisy
+// readings reproduce from their seed and have the variance the summary states.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "backend/chip/chip_backend.hpp"
+#include "backend/ode/ode_backend.hpp"
+#include "backend/registry.hpp"
+#include "circuit/netlist.hpp"
+#include "circuit/netlister.hpp"
+#include "cli_runner.hpp"
+#include "config/device_model_yaml.hpp"
+#include "config/model_dir.hpp"
+#include "data/error.hpp"
+#include "helpers.hpp"
+#include "learn/sampler.hpp"
+#include "study/circuit_velocity.hpp"
+
+using namespace eqsim;
+using testing::run_eqsim;
+
+namespace {
+
+const std::string kDeviceModel = testing::source_path("device_models/generic-65nm.yaml");
+
+// A FlowEqProp-like dense chain (x 6 identity - h1 7 tanh - h2 5 tanh), the same whatever ran before.
+model::Network dense_network() {
+  std::srand(11);
+  return testing::small_network(11, false);
+}
+
+circuit::DeviceModel device_model(double relative_mismatch) {
+  auto dm = config::load_device_model(kDeviceModel);
+  return relative_mismatch > 0 ? circuit::with_relative_mismatch(dm, relative_mismatch) : dm;
+}
+
+backend::RelaxOptions tight(const circuit::DeviceModel& dm) {
+  backend::RelaxOptions o;
+  o.settle_tol_V = 1e-7;
+  o.rel_tol = 1e-10;
+  o.abs_tol_V = 1e-12;
+  o.t_stop_s = 400 * circuit::tau_s(dm);
+  return o;
+}
+
+// B columns: spring targets spread over [-0.9, 0.9] v_unit, every node starting at 0.
+backend::BatchRequest spread_request(const circuit::Netlist& nl, const circuit::DeviceModel& dm, Eigen::Index B) {
+  const auto nv = static_cast<Eigen::Index>(nl.map.spring_sources.size());
+  backend::BatchRequest req{nl.map.spring_sources, Eigen::MatrixXd(nv, B), {}};
+  for (Eigen::Index j = 0; j < B; ++j)
+    req.source_V.col(j) = dm.v_unit_V * Eigen::VectorXd::LinSpaced(nv, -0.9, 0.9).reverse() * (0.3 + 0.7 * j / B);
+  req.start_V = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(circuit::node_names(nl.circuit).size()), B);
+  return req;
+}
+
+}  // namespace
+
+TEST_CASE("chip and ode backends relax the same generated netlist (dense, ideal and mismatched) to the same voltages") {
+  const auto net = dense_network();
+  for (double sigma : {0.0, 0.02, 0.1})
+    for (double nudge_g : {0.0, -0.5}) {
+      CAPTURE(sigma);
+      CAPTURE(nudge_g);
+      const auto dm = device_model(sigma);
+      circuit::NetlistOptions nopt;
+      if (sigma > 0) nopt.mismatch_seed = 7;
+      nopt.nudge_g = nudge_g;
+      nopt.nudge_target = Eigen::VectorXd::LinSpaced(6, 0.7, -0.6);
+      const auto nl = circuit::netlist_network(net, dm, nopt);
+      const auto req = spread_request(nl, dm, 5);
+      const auto ode = backend::ode::OdeBackend().batch_relaxer(nl.circuit)->relax(req, tight(dm));
+      const auto chip = backend::chip::ChipBackend().batch_relaxer(nl.circuit)->relax(req, tight(dm));
+      REQUIRE(chip.nodes == ode.nodes);
+      const double err = (chip.final_V - ode.final_V).cwiseAbs().maxCoeff() / dm.v_unit_V;
+      // ode settles to 1e-7 V (1e-6 v_unit at 0.1 V per unit); the offset expansion's
+      // remainder (circuit/equivalent.hpp) stays below that up to sigma 0.02 and near 4e-4 at 0.1.
+      const double bound = sigma <= 0.02 ? 3e-6 : 1e-3;
+      // A source's current is its element's conductance times a voltage difference.
+      const double current_tol_A = 2 * net.spec().spring_lambda * net.spec().leak * dm.g_unit_siemens * bound * dm.v_unit_V;
+      double settle_ratio = 0;
+      for (size_t j = 0; j < ode.runs.size(); ++j) {
+        REQUIRE_MESSAGE(ode.runs[j].status == backend::Status::settled, ode.runs[j].message);
+        REQUIRE_MESSAGE(chip.runs[j].status == backend::Status::settled, chip.runs[j].message);
+        settle_ratio = std::max(settle_ratio, std::abs(std::log(chip.runs[j].settle_time_s / ode.runs[j].settle_time_s)));
+        CHECK(chip.runs[j].supply_current_final_A == doctest::Approx(ode.runs[j].supply_current_final_A).epsilon(1e-9));
+        for (size_t s = 0; s < ode.runs[j].sources.size(); ++s)
+          CHECK(std::abs(chip.runs[j].sources[s].current_final_A - ode.runs[j].sources[s].current_final_A) <
+                current_tol_A + 1e-9 * std::abs(ode.runs[j].sources[s].current_final_A));
+      }
+      MESSAGE("sigma " << sigma << ", nudge " << nudge_g << ": max |V_chip - V_ode| = " << err
+                       << " v_unit over every node of 5 columns; settle times within a factor " << std::exp(settle_ratio));
+      CHECK(err < bound);
+      CHECK(std::exp(settle_ratio) < 1.15);
+    }
+}
+
+TEST_CASE("chip backend: warm starts and the supply as a request's source, final_V on every node") {
+  const auto net = dense_network();
+  const auto dm = device_model(0.05);
+  circuit::NetlistOptions nopt;
+  nopt.mismatch_seed = 3;
+  const auto nl = circuit::netlist_network(net, dm, nopt);
+  auto req = spread_request(nl, dm, 3);
+  req.sources.push_back(nl.map.supply);
+  req.source_V.conservativeResize(req.source_V.rows() + 1, Eigen::NoChange);
+  req.source_V.bottomRows(1) << 1.0, 1.1, 1.2;
+  auto relaxer = backend::chip::ChipBackend().batch_relaxer(nl.circuit);
+  const auto cold = relaxer->relax(req, tight(dm));
+  req.start_V = cold.final_V;
+  const auto warm = relaxer->relax(req, tight(dm));
+  const auto ode = backend::ode::OdeBackend().batch_relaxer(nl.circuit)->relax(req, tight(dm));
+  CHECK((warm.final_V - cold.final_V).cwiseAbs().maxCoeff() < 1e-7);
+  CHECK((warm.final_V - ode.final_V).cwiseAbs().maxCoeff() < 1e-4 * dm.v_unit_V);  // sigma 0.05: measured 2e-5 v_unit
+  CHECK(warm.runs[0].settle_time_s < 0.1 * cold.runs[0].settle_time_s);  // already there
+  const auto vdd = std::find(warm.nodes.begin(), warm.nodes.end(), "vdd") - warm.nodes.begin();
+  CHECK(warm.final_V(vdd, 2) == 1.2);
+  CHECK(warm.runs[2].supply_V == 1.2);
+}
+
+TEST_CASE("chip backend: a netlist read from a file and a bilinear network are InputErrors naming why") {
+  const auto dm = device_model(0);
+  const auto nl = circuit::netlist_network(dense_network(), dm, {});
+  const auto file = circuit::parse_netlist(circuit::write_netlist(nl.circuit), "F.cir");
+  backend::chip::ChipBackend chip;
+  const auto message = [&](const circuit::Circuit& c) {
+    try {
+      chip.relax(c, {});
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no InputError");
+  };
+  CHECK(message(file).find("F.cir was read from a file") != std::string::npos);
+  CHECK(message(circuit::build_circuit(testing::small_network(12, true), dm, {})).find("bilinear") != std::string::npos);
+  CHECK(message(nl.circuit) == "no InputError");
+
+  const std::string dir = testing::fresh_dir("chip_backend_cli");
+  std::ofstream(dir + "/F.cir") << circuit::write_netlist(nl.circuit);
+  const auto r = run_eqsim("relax " + dir + "/F.cir --backend chip --out " + dir + "/r.json");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("read from a file") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir + "/r.json"));
+}
+
+TEST_CASE("chip backend with thermal noise: the same seed the same readings, column by column; the stated variance") {
+  const auto net = dense_network();
+  const auto dm = device_model(0.05);
+  circuit::NetlistOptions nopt;
+  nopt.mismatch_seed = 3;
+  const auto nl = circuit::netlist_network(net, dm, nopt);
+  auto relaxer = backend::chip::ChipBackend().batch_relaxer(nl.circuit);
+  backend::RelaxOptions opt = tight(dm);
+  opt.temperature_K = 300;
+  opt.seed = 5;
+  const Eigen::Index B = 4000;
+  backend::BatchRequest req{nl.map.spring_sources, dm.v_unit_V * Eigen::MatrixXd::Constant(6, B, 0.4), {}};
+  const auto a = relaxer->relax(req, opt), b = relaxer->relax(req, opt);
+  CHECK(a.final_V == b.final_V);
+  req.source_V.conservativeResize(Eigen::NoChange, 3);
+  const auto first3 = relaxer->relax(req, opt);  // column j's stream is sub_seed(seed, j), whatever the batch
+  // (the noiseless sweeps stop per column chunk, so a batch of 3 ends within 1e-10 V of one of 4000)
+  CHECK((first3.final_V - a.final_V.leftCols(3)).cwiseAbs().maxCoeff() < 1e-10);
+  opt.seed = 6;
+  const auto other = relaxer->relax(req, opt);
+  CHECK((other.final_V - first3.final_V).cwiseAbs().maxCoeff() > 1e-4);  // reading noise: about 1e-3 V
+
+  const auto& run = a.runs[0];
+  REQUIRE(run.noisy);
+  double worst = 0;
+  for (Eigen::Index k = 0; k < static_cast<Eigen::Index>(a.nodes.size()); ++k) {
+    const Eigen::ArrayXd d = a.final_V.row(k).transpose().array() - run.mean_V(k);
+    const double var = d.square().mean();
+    if (run.var_V2(k) == 0) {
+      CHECK(var == 0);  // a source node
+      continue;
+    }
+    worst = std::max(worst, std::abs(var / run.var_V2(k) - 1));
+  }
+  MESSAGE("300 K, 4000 readings: sample variance within " << worst << " of var_V2 on every unit node");
+  CHECK(worst < 0.1);  // 4000 Gaussian readings: relative standard error of a variance 2.2 %
+}
+
+TEST_CASE("the sampler's circuit in the loop through chip and ode: the same samples (ideal and mismatched)") {
+  const auto net = dense_network();
+  learn::SampleOptions sopt;
+  sopt.n = 6;
+  sopt.t_end = 0.05;
+  sopt.seed = 3;
+  for (const std::optional<unsigned long long> seed : {std::optional<unsigned long long>{}, std::optional(9ULL)}) {
+    CAPTURE(seed.value_or(0));
+    Eigen::MatrixXd x[2];
+    study::SettleStats stats[2];
+    const char* names[2] = {"ode", "chip"};
+    for (int b = 0; b < 2; ++b) {
+      study::CircuitVelocityOptions c;
+      c.backend = names[b];
+      c.device_model = device_model(0.02);
+      c.mismatch_seed = seed;
+      study::CircuitVelocity cv(net, c);
+      x[b] = learn::generate(cv.field(), 6, sopt);
+      stats[b] = cv.stats();
+    }
+    const double d = (x[1] - x[0]).cwiseAbs().maxCoeff();
+    MESSAGE("6 samples, 5 steps: max |x_chip - x_ode| = " << d << " model units; not settled: chip "
+                                                          << stats[1].not_settled << ", ode " << stats[0].not_settled);
+    CHECK(stats[1].relaxations == stats[0].relaxations);
+    CHECK(stats[1].not_settled == 0);
+    CHECK(d < 1e-4);  // both settle to 1e-4 v_unit (CircuitVelocity's default tolerance)
+  }
+}
+
+TEST_CASE("eqsim sample --backend chip on a dense model folder; help lists chip") {
+  const std::string dir = testing::fresh_dir("chip_backend_sample");
+  config::save_model_dir(dir + "/model", dense_network(), "dense test network");
+  const auto r = run_eqsim("sample " + dir + "/model --n 3 --t-end 0.02 --out " + dir + "/s.npy --backend chip --device-model " +
+                           kDeviceModel + " --mismatch-seed 4");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const auto j = nlohmann::json::parse(std::ifstream(dir + "/s.npy.json"));
+  CHECK(j["backend"] == "chip");
+  CHECK(j["settle"]["relaxations"] == 6);
+  CHECK(run_eqsim("sample --help").output.find("chip") != std::string::npos);
+  CHECK(run_eqsim("relax --help").output.find("chip") != std::string::npos);
+}
