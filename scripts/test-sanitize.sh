@@ -11,7 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 suites=(test_data test_model test_learn test_ode test_spice test_circuit test_spice_workers test_bad_input
-        test_conventions test_characterize)
+        test_conventions test_characterize test_chip_backend)
 fuzz=(fuzz_netlist fuzz_run_config fuzz_device_model fuzz_npy fuzz_model_dir)
 cmake -S "$here" -B "$here/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEQSIM_SANITIZE=address,undefined \
       ${CMAKE_CXX_COMPILER_LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=$CMAKE_CXX_COMPILER_LAUNCHER} >/dev/null

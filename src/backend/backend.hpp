@@ -96,6 +96,9 @@ class Backend {
   // True when a batch relaxes as one (cheap per relaxation); false when each
   // relaxation is a run of its own.
   virtual bool batched() const = 0;
+  // False for a backend that relaxes only circuits eqsim generated from a model
+  // (Circuit::origin set), not netlists read from a file.
+  virtual bool takes_netlist_files() const { return true; }
   // Relaxes c from its initial conditions. Throws InputError for a circuit the
   // backend cannot take (naming file and line; the chip backend takes only circuits
   // eqsim generated, those with a Circuit::origin); everything else is a status.

@@ -51,6 +51,9 @@ class ChipBatchRelaxer : public BatchRelaxer {
  public:
   explicit ChipBatchRelaxer(const circuit::Circuit& c)
       : c_(c), o_(origin_of(c_)), eq_(make_equations(o_)), nodes_(circuit::node_names(c_)) {
+    for (int k = 0; k < static_cast<int>(o_.net.spec().couplings.size()); ++k)
+      if (o_.net.is_self(k))  // the chip model relaxes those by Euler steps only, not by the sweeps used here
+        throw InputError(c_.source, "", "an intra-module coupling: the chip backend relaxes couplings between modules only");
     hold_sources();
     map_nodes();
     supply_current_A_ = supply_current();
@@ -73,9 +76,9 @@ class ChipBatchRelaxer : public BatchRelaxer {
     Eigen::VectorXd var_V2;
     if (noisy) {
       const double T = circuit::model_temperature(o_.device_model, opt.temperature_K);
+      var_V2 = reading_variance(clamp, s, T);
       read_noisy(clamp, s, T, opt.seed);
       out.final_V = voltages(s, held);
-      var_V2 = reading_variance(clamp, T);
     }
     for (Eigen::Index j = 0; j < B; ++j) {
       RelaxSummary r;
@@ -135,7 +138,9 @@ class ChipBatchRelaxer : public BatchRelaxer {
     for (size_t h = 0; h < held_.size(); ++h) node_source_[row_of(c_.elements[held_[h].element].n_plus)] = {-1, static_cast<int>(h)};
     for (size_t k = 0; k < nodes_.size(); ++k)
       if (node_source_[k].module == -2)
-        throw InputError(c_.source, "", "node '" + nodes_[k] + "' has no counterpart in the chip model");
+        throw InputError(c_.source, "", "node '" + nodes_[k] +
+                                            "' has no counterpart in the chip backend, which reports unit and source nodes "
+                                            "(a bilinear coupling's projection nodes stay inside the chip model)");
   }
 
   // Current the supply delivers: the transconductors' bias draws (current sources out of it).
@@ -226,22 +231,33 @@ class ChipBatchRelaxer : public BatchRelaxer {
     return v;
   }
 
-  // Column j read with its own noise stream sub_seed(seed, j): the readout alone (no sweep).
+  // Column j read with its own noise stream sub_seed(seed, j): the readout alone (no
+  // sweep), each column by a chip of its own (EquivalentCircuit carries one noise process
+  // per object), so a column's reading does not depend on the batch it came in.
   void read_noisy(const model::Clamp& clamp, model::State& s, double T, unsigned long long seed) const {
     for (Eigen::Index j = 0; j < s.batch(); ++j) {
       model::State col = model::slice(s, j, 1);
-      eq_->relax(model::slice(clamp, j, 1), col,
-                 {model::RelaxMethod::block, 0, 0.1, 0, T, sub_seed(seed, static_cast<unsigned long long>(j))});
+      make_equations(o_)->relax(model::slice(clamp, j, 1), col,
+                                {model::RelaxMethod::block, 0, 0.1, 0, T, sub_seed(seed, static_cast<unsigned long long>(j))});
       for (size_t m = 0; m < s.u.size(); ++m) s.u[m].col(j) = col.u[m], s.a[m].col(j) = col.a[m];
     }
   }
 
-  // Per node (V^2): the reading variance of unit nodes, 0 for source nodes.
-  Eigen::VectorXd reading_variance(const model::Clamp& clamp, double T) const {
-    const auto var = eq_->reading_variance(model::slice(clamp, 0, 1), T);
+  // Per node (V^2): the variance of a unit node's reading about column 0's relaxed state s
+  // (the diagonal of the exact linear-noise covariance), 0 for source nodes.
+  Eigen::VectorXd reading_variance(const model::Clamp& clamp, const model::State& s, double T) const {
+    const model::Clamp c0 = model::slice(clamp, 0, 1);
+    const Eigen::MatrixXd P = eq_->noise_covariance(c0, model::slice(s, 0, 1), T, 0);
+    std::vector<Eigen::Index> first(s.u.size(), -1);  // each free module's first row in P
+    Eigen::Index n = 0;
+    for (size_t m = 0; m < s.u.size(); ++m)
+      if (!(c0.hold_visible && static_cast<int>(m) == visible())) first[m] = n, n += s.u[m].rows();
     Eigen::VectorXd v = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(nodes_.size()));
     for (size_t k = 0; k < nodes_.size(); ++k)
-      if (const auto [m, i] = node_source_[k]; m >= 0) v(k) = var[m](i) * v_unit() * v_unit();
+      if (const auto [m, i] = node_source_[k]; m >= 0 && first[static_cast<size_t>(m)] >= 0) {
+        const Eigen::Index r = first[static_cast<size_t>(m)] + i;
+        v(k) = P(r, r) * v_unit() * v_unit();
+      }
     return v;
   }
 
