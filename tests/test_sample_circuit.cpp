@@ -12,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "backend/registry.hpp"
 #include "circuit/netlister.hpp"
 #include "study/circuit_velocity.hpp"
 #include "cli_runner.hpp"
@@ -191,7 +192,7 @@ TEST_CASE("eqsim sample --backend: bad combinations are exit 2 naming the flag")
   CHECK(r.output.find("--backend: unknown backend 'analog'") != std::string::npos);
   r = run_eqsim("sample " + model + " --n 2" + out + " --mismatch-seed 3");
   CHECK(r.exit_code == 2);
-  CHECK(r.output.find("--mismatch-seed: only with a circuit backend (ode | spice)") != std::string::npos);
+  CHECK(r.output.find("--mismatch-seed: only with a circuit backend (" + backend::backend_choices() + ")") != std::string::npos);
   r = run_eqsim("sample " + model + " --n 2" + out + " --backend spice --device-model " + kDeviceModel +
                 " --readout energy_gradient");
   CHECK(r.exit_code == 2);

@@ -14,7 +14,7 @@ namespace eqsim::backend {
 // generated from a model (backend/chip/chip_backend.hpp), an InputError for others.
 const std::vector<std::string>& backend_names();
 
-// The names joined for a help text or message: "ode | spice".
+// The names joined for a help text or message: "ode | spice | chip".
 std::string backend_choices();
 
 // The backend of that name; InputError naming `flag` and the known names for another.
