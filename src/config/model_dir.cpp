@@ -60,6 +60,7 @@ void read_arrays(const std::string& dir, YamlReader& r, const std::vector<std::s
                                               std::to_string(names.size()));
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string key = "arrays[" + std::to_string(i) + "]";
+    if (!arrays[i].IsMap()) throw InputError(yaml_path, key, "expected a map with name and file");
     if (arrays[i]["name"].as<std::string>("") != names[i])
       throw InputError(yaml_path, key + ".name", "expected array '" + names[i] + "'");
     const std::string file = dir + "/" + arrays[i]["file"].as<std::string>(names[i] + ".npy");
