@@ -215,6 +215,10 @@ TEST_CASE("a killed eqsim run resumes and completes; each training step is logge
   CHECK(check.rows[1].backend == "spice");
   CHECK(check.rows[1].equilibrium_max_vs_first < 1e-4);
   CHECK(check.rows[1].equilibrium_max_vs_ideal > 0);
+  // A 2 tau window: relaxations that all ran out of it have no slowest settle time (not 0 s).
+  const bool none_settled = check.rows[1].not_settled >= check.rows[1].points;
+  CHECK((text.find(" | none settled | ") != std::string::npos) == none_settled);
+  CHECK((check.rows[1].settle_time_max_s == 0) == none_settled);
 }
 
 TEST_CASE("eqsim run rejects a circuit-check window that is not positive, naming the key") {

@@ -113,10 +113,13 @@ std::string circuit_check_section(const RunReport& r) {
       cc.window_tau, first.backend);
   s += "| backend | engine | inputs | not settled | vs ideal, rms | vs ideal, max | vs " + first.backend +
        ", max | slowest settle (s) | wall per relaxation (s) |\n|---|---|---|---|---|---|---|---|---|\n";
-  for (const auto& c : cc.rows)
-    s += fmt::format("| {} | {} | {} | {} | {:.2e} | {:.2e} | {:.2e} | {:.3g} | {:.3g} |\n", c.backend, c.engine,
-                     c.points, c.not_settled, c.equilibrium_rms_vs_ideal, c.equilibrium_max_vs_ideal,
-                     c.equilibrium_max_vs_first, c.settle_time_max_s, c.wall_s_per_relaxation);
+  for (const auto& c : cc.rows) {
+    // settle_time_max_s is over the relaxations that settled: none settled has no slowest.
+    const std::string slowest = c.not_settled >= c.points ? "none settled" : fmt::format("{:.3g}", c.settle_time_max_s);
+    s += fmt::format("| {} | {} | {} | {} | {:.2e} | {:.2e} | {:.2e} | {} | {:.3g} |\n", c.backend, c.engine, c.points,
+                     c.not_settled, c.equilibrium_rms_vs_ideal, c.equilibrium_max_vs_ideal, c.equilibrium_max_vs_first,
+                     slowest, c.wall_s_per_relaxation);
+  }
   return s;
 }
 
