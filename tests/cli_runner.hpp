@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,5 +40,22 @@ inline std::string fresh_dir(const std::string& name) {
 }
 
 inline std::string source_path(const std::string& rel) { return std::string(EQSIM_SOURCE_DIR) + "/" + rel; }
+
+// The whole text of a file ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// `explore` on configs/explore_demo.yaml at test size, into OUT: two points (readout
+// repeats 1 and 2) x 3 chips, small sample and training budgets.
+inline std::string small_explore_args(const std::string& out) {
+  return "explore " + source_path("configs/explore_demo.yaml") + " --out " + out +
+         " --set train.steps=60 --set train.batch_size=64 --set baselines.exact=false --set explore.chips=3"
+         " --set explore.samples=128 --set explore.insitu_steps=3 --set explore.gradient_batch=16"
+         " --set 'explore.axes={readout.repeats: [1, 2]}'";
+}
 
 }  // namespace eqsim::testing

@@ -6,30 +6,17 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli_runner.hpp"
 
 using namespace eqsim;
 using testing::run_command;
+using testing::read_text;
 using testing::run_eqsim;
 
 namespace {
 
 const std::string kDemo = testing::source_path("configs/explore_demo.yaml");
-
-// Two points (readout repeats 1 and 4) x 3 chips, small sample and training budgets.
-const std::string kSmall =
-    " --set train.steps=60 --set train.batch_size=64 --set baselines.exact=false --set explore.chips=3"
-    " --set explore.samples=128 --set explore.insitu_steps=3 --set explore.gradient_batch=16"
-    " --set 'explore.axes={readout.repeats: [1, 4]}'";
-
-std::string read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string first_line(const std::string& path) {
   std::ifstream in(path);
@@ -42,7 +29,7 @@ std::string first_line(const std::string& path) {
 
 TEST_CASE("eqsim explore: fixed columns; the same chips.csv with 1 or 2 threads and after --resume") {
   const std::string dir = testing::fresh_dir("explore");
-  auto r = run_command("OMP_NUM_THREADS=1 " + std::string(EQSIM_BINARY) + " explore " + kDemo + " --out " + dir + "/a" + kSmall);
+  auto r = run_command("OMP_NUM_THREADS=1 " + std::string(EQSIM_BINARY) + " " + testing::small_explore_args(dir + "/a"));
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   const std::string a = dir + "/a/explore/";
   CHECK(first_line(a + "chips.csv") ==
@@ -54,21 +41,21 @@ TEST_CASE("eqsim explore: fixed columns; the same chips.csv with 1 or 2 threads 
   CHECK(first_line(a + "pareto.csv") == points_head);
   const auto summary = nlohmann::json::parse(std::ifstream(dir + "/a/summary.json"));
   CHECK(summary["chips_per_point"] == 3);
-  CHECK(read(dir + "/a/report.md").find("## The answer") != std::string::npos);
+  CHECK(read_text(dir + "/a/report.md").find("## The answer") != std::string::npos);
   // Chip k has the same mismatch seed at every point (common random numbers).
-  CHECK(read(a + "chips.csv").find("1,2,1002,deploy") != std::string::npos);
-  CHECK(read(a + "chips.csv").find("0,2,1002,deploy") != std::string::npos);
+  CHECK(read_text(a + "chips.csv").find("1,2,1002,deploy") != std::string::npos);
+  CHECK(read_text(a + "chips.csv").find("0,2,1002,deploy") != std::string::npos);
 
   // Two threads and a resumed run give the same bytes: delete two finished tasks and --resume.
   std::filesystem::remove(a + "tasks/p0_c1.json");
   std::filesystem::remove(a + "tasks/p1_c2.json");
-  const std::string before = read(a + "chips.csv");
-  r = run_command("OMP_NUM_THREADS=2 " + std::string(EQSIM_BINARY) + " explore " + kDemo + " --out " + dir + "/a --resume" + kSmall);
+  const std::string before = read_text(a + "chips.csv");
+  r = run_command("OMP_NUM_THREADS=2 " + std::string(EQSIM_BINARY) + " " + testing::small_explore_args(dir + "/a") + " --resume");
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   CHECK(r.output.find("6 tasks, 2 to run") != std::string::npos);
-  CHECK(read(a + "chips.csv") == before);
+  CHECK(read_text(a + "chips.csv") == before);
   // A second exploration into the same folder without --resume refuses.
-  r = run_eqsim("explore " + kDemo + " --out " + dir + "/a" + kSmall);
+  r = run_eqsim(testing::small_explore_args(dir + "/a"));
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("--resume") != std::string::npos);
 }

@@ -4,37 +4,22 @@
 // mpirun is not installed.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "cli_runner.hpp"
 
 using namespace eqsim;
+using testing::read_text;
 using testing::run_command;
 
 namespace {
-
-// Two points (readout repeats 1 and 4) x 3 chips, small sample and training budgets.
-const std::string kSmall =
-    " --set train.steps=60 --set train.batch_size=64 --set baselines.exact=false --set explore.chips=3"
-    " --set explore.samples=128 --set explore.insitu_steps=3 --set explore.gradient_batch=16"
-    " --set 'explore.axes={readout.repeats: [1, 4]}'";
 
 // Open MPI refuses root without these; --oversubscribe: more ranks than free cores is fine here.
 const std::string kMpirun =
     "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 mpirun --oversubscribe -np 2 ";
 
-std::string read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string explore_command(const std::string& out) {
-  return std::string(EQSIM_BINARY) + " explore " + testing::source_path("configs/explore_demo.yaml") + " --out " + out + kSmall;
+  return std::string(EQSIM_BINARY) + " " + testing::small_explore_args(out);
 }
 
 }  // namespace
@@ -54,13 +39,13 @@ TEST_CASE("mpirun -np 2 eqsim explore: the same tables as one process, and --res
   CHECK(r.output.find("(rank 0 computed 6)") == std::string::npos);
   for (const char* table : {"chips.csv", "points.csv", "pareto.csv"}) {
     CAPTURE(table);
-    const std::string one = read(dir + "/one/explore/" + table);
+    const std::string one = read_text(dir + "/one/explore/" + table);
     CHECK(!one.empty());
-    CHECK(read(dir + "/two/explore/" + table) == one);
+    CHECK(read_text(dir + "/two/explore/" + table) == one);
   }
   // The task files rank 0 wrote from rank 1's results are the single process's bytes.
   for (const char* task : {"p0_c0.json", "p0_c1.json", "p1_c2.json"})
-    CHECK(read(dir + "/two/explore/tasks/" + task) == read(dir + "/one/explore/tasks/" + task));
+    CHECK(read_text(dir + "/two/explore/tasks/" + task) == read_text(dir + "/one/explore/tasks/" + task));
 
   std::filesystem::remove(dir + "/two/explore/tasks/p0_c1.json");
   std::filesystem::remove(dir + "/two/explore/tasks/p1_c2.json");
@@ -68,7 +53,7 @@ TEST_CASE("mpirun -np 2 eqsim explore: the same tables as one process, and --res
   r = run_command(kMpirun + explore_command(dir + "/two") + " --resume");
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   CHECK(r.output.find("6 tasks, 2 to run") != std::string::npos);
-  CHECK(read(dir + "/two/explore/chips.csv") == read(dir + "/one/explore/chips.csv"));
+  CHECK(read_text(dir + "/two/explore/chips.csv") == read_text(dir + "/one/explore/chips.csv"));
 }
 
 TEST_CASE("mpirun -np 2 eqsim run: the mismatch study's table and kept samples as in one process") {
@@ -89,13 +74,13 @@ TEST_CASE("mpirun -np 2 eqsim run: the mismatch study's table and kept samples a
   r = run_command(kMpirun + args("two"));
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   CHECK_MESSAGE(r.output.find("eqsim mpi: mismatch batch of 4 tasks on 2 ranks") != std::string::npos, r.output);
-  const std::string table = read(dir + "/one/mismatch.csv");
+  const std::string table = read_text(dir + "/one/mismatch.csv");
   CHECK(table.find("0.05,1,") != std::string::npos);
-  CHECK(read(dir + "/two/mismatch.csv") == table);
+  CHECK(read_text(dir + "/two/mismatch.csv") == table);
   for (const char* npy : {"mismatch_sigma0.000_deploy.npy", "mismatch_sigma0.050_insitu.npy"}) {
     CAPTURE(npy);
-    const std::string one = read(dir + "/one/samples/" + npy);
+    const std::string one = read_text(dir + "/one/samples/" + npy);
     CHECK(!one.empty());
-    CHECK(read(dir + "/two/samples/" + npy) == one);
+    CHECK(read_text(dir + "/two/samples/" + npy) == one);
   }
 }
