@@ -2,6 +2,7 @@
 
 #include <Eigen/Dense>
 
+#include "data/error.hpp"
 #include "helpers.hpp"
 #include "learn/flow.hpp"
 #include "model/implicit.hpp"
@@ -12,6 +13,21 @@ using namespace eqsim;
 TEST_CASE("FlowEqProp network has the paper's 24,896 parameters") {
   model::Network net(model::floweqprop_spec());
   CHECK(net.parameter_count() == 24896);
+}
+
+TEST_CASE("a network past kMaxParameters is refused by validate, naming the file and the count") {
+  auto spec = testing::small_spec(false);
+  spec.modules[1].size = 7000, spec.modules[2].size = 7000;  // 6 x 7000 + 7000 x 7000 + biases: 4.91e7
+  CHECK_NOTHROW(model::validate(spec, "m.yaml"));
+  spec.modules[2].size = 511111111;  // as a fuzzed model.yaml asked: 3.6e12 parameters
+  try {
+    model::validate(spec, "m.yaml");
+    FAIL("no InputError");
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    CHECK_MESSAGE(what.find("m.yaml") != std::string::npos, what);
+    CHECK_MESSAGE(what.find("3.58e+12 parameters; eqsim builds networks of at most 5e+07") != std::string::npos, what);
+  }
 }
 
 TEST_CASE("block-coordinate and Euler relaxation reach the same equilibrium") {

@@ -1,12 +1,21 @@
 #include "model/network.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <set>
 
 #include "data/error.hpp"
 
 namespace eqsim::model {
+
+namespace {
+std::string fmt_parameters(double n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", n);
+  return buf;
+}
+}  // namespace
 
 void validate(const NetworkSpec& spec, const std::string& source) {
   if (spec.modules.empty()) throw InputError(source, "network.modules", "no modules");
@@ -29,6 +38,16 @@ void validate(const NetworkSpec& spec, const std::string& source) {
     if (cp.kind == CouplingKind::bilinear && cp.rank <= 0)
       throw InputError(source, key + ".rank", "a bilinear coupling needs rank >= 1");
   }
+  // Counted in double: a product of two int sizes and a rank can pass 2^63.
+  double parameters = 0;
+  for (const auto& mod : spec.modules) parameters += double(mod.size) * (1.0 + mod.condition_levels);
+  for (const auto& cp : spec.couplings) {
+    const double np = spec.modules[cp.p].size, nq = spec.modules[cp.q].size;
+    parameters += cp.kind == CouplingKind::dense ? np * nq : (np + nq) * cp.rank;
+  }
+  if (parameters > kMaxParameters)
+    throw InputError(source, "network", fmt_parameters(parameters) + " parameters; eqsim builds networks of at most " +
+                                            fmt_parameters(kMaxParameters));
   if (spec.visible < 0 || spec.visible >= nm) throw InputError(source, "network.visible", "unknown module");
   if (spec.modules[spec.visible].activation != Activation::identity)
     throw InputError(source, "network.visible", "the spring acts on an identity (linear) module");

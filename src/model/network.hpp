@@ -40,7 +40,13 @@ struct NetworkSpec {
   double alpha = 2;           // velocity readout gain v = alpha*lambda*(x* - x_t)
 };
 
-// Checks the spec's invariants; throws InputError(source, key, ...) when broken.
+// The largest network eqsim builds, in parameters (every one a double, held several times
+// over in training: gradients, Adam's two moments, the chip's device draws): 4e8 bytes a
+// copy. A larger spec is refused before anything is allocated (a model.yaml claiming a
+// module of 5e8 units would otherwise ask for gigabytes it cannot fill).
+inline constexpr double kMaxParameters = 5e7;
+
+// Checks the spec's invariants, kMaxParameters among them; throws InputError(source, key, ...) when broken.
 void validate(const NetworkSpec& spec, const std::string& source);
 
 // Parameters as a flat list of named arrays: bias of each module (n x 1), then
