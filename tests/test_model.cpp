@@ -13,6 +13,7 @@ using namespace eqsim;
 TEST_CASE("FlowEqProp network has the paper's 24,896 parameters") {
   model::Network net(model::floweqprop_spec());
   CHECK(net.parameter_count() == 24896);
+  CHECK(model::parameter_count(model::floweqprop_spec()) == 24896);  // the count validate bounds, from the spec alone
 }
 
 TEST_CASE("a network past kMaxParameters is refused by validate, naming the file and the count") {

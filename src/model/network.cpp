@@ -17,6 +17,16 @@ std::string fmt_parameters(double n) {
 }
 }  // namespace
 
+double parameter_count(const NetworkSpec& spec) {
+  double n = 0;  // in double: a product of two int sizes and a rank can pass 2^63
+  for (const auto& mod : spec.modules) n += double(mod.size) * (1.0 + mod.condition_levels);
+  for (const auto& cp : spec.couplings) {
+    const double np = spec.modules[cp.p].size, nq = spec.modules[cp.q].size;
+    n += cp.kind == CouplingKind::dense ? np * nq : (np + nq) * cp.rank;
+  }
+  return n;
+}
+
 void validate(const NetworkSpec& spec, const std::string& source) {
   if (spec.modules.empty()) throw InputError(source, "network.modules", "no modules");
   std::set<std::string> names;
@@ -38,13 +48,7 @@ void validate(const NetworkSpec& spec, const std::string& source) {
     if (cp.kind == CouplingKind::bilinear && cp.rank <= 0)
       throw InputError(source, key + ".rank", "a bilinear coupling needs rank >= 1");
   }
-  // Counted in double: a product of two int sizes and a rank can pass 2^63.
-  double parameters = 0;
-  for (const auto& mod : spec.modules) parameters += double(mod.size) * (1.0 + mod.condition_levels);
-  for (const auto& cp : spec.couplings) {
-    const double np = spec.modules[cp.p].size, nq = spec.modules[cp.q].size;
-    parameters += cp.kind == CouplingKind::dense ? np * nq : (np + nq) * cp.rank;
-  }
+  const double parameters = parameter_count(spec);
   if (parameters > kMaxParameters)
     throw InputError(source, "network", fmt_parameters(parameters) + " parameters; eqsim builds networks of at most " +
                                             fmt_parameters(kMaxParameters));

@@ -46,6 +46,10 @@ struct NetworkSpec {
 // module of 5e8 units would otherwise ask for gigabytes it cannot fill).
 inline constexpr double kMaxParameters = 5e7;
 
+// The parameter count Network(spec) will have, without allocating (module and coupling
+// indices must be valid).
+double parameter_count(const NetworkSpec& spec);
+
 // Checks the spec's invariants, kMaxParameters among them; throws InputError(source, key, ...) when broken.
 void validate(const NetworkSpec& spec, const std::string& source);
 
