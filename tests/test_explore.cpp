@@ -72,6 +72,7 @@ TEST_CASE("eqsim explore: bad axes and specs exit 2 naming the file and key") {
       {"'explore.axes={device.c_node_Farad: [1.0e-13]}'", "explore.axes.device.c_node_Farad"},
       {"'explore.spec={frechet_rize: {max: 0.2}}'", "explore.spec.frechet_rize"},
       {"explore.pareto_metric=energy", "explore.pareto_metric"},
+      {"explore.backend=chipp", "explore.backend"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.set);

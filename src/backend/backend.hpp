@@ -5,10 +5,15 @@
 #include <Eigen/Core>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "circuit/circuit.hpp"
+#include "circuit/device_model.hpp"
+#include "circuit/equivalent.hpp"
+#include "model/network.hpp"
+#include "model/relax.hpp"
 
 namespace eqsim::backend {
 
@@ -85,6 +90,33 @@ class BatchRelaxer {
                              const std::function<void(long)>& on_relaxed = {}) = 0;
 };
 
+// A Monte-Carlo chip of a network (DESIGN.md §6, §11): the network's circuit under a
+// device model with the draws of one mismatch seed (circuit::draw_factors, as
+// `eqsim netlist --mismatch-seed` builds it), read as `readout` says. What the studies
+// relax: sampling, the EP gradient and in-situ training on the chip.
+struct ChipSpec {
+  const model::Network* net = nullptr;  // must outlive the relaxer; in-situ training rewrites its parameters between calls
+  circuit::DeviceModel device_model;
+  std::optional<unsigned long long> mismatch_seed;  // none: the ideal circuit
+  circuit::ChipReadout readout;
+};
+
+// A chip relaxed at model level: states and clamps in model units, as model::relax.
+class ChipRelaxer {
+ public:
+  virtual ~ChipRelaxer() = default;
+  // As model::relax on the chip; the relaxed state is then read as ChipSpec::readout
+  // says, with thermal noise at opt.temperature (model units, circuit::model_temperature).
+  virtual model::RelaxSummary relax(const model::Clamp& clamp, model::State& s, const model::RelaxOptions& opt) = 0;
+  // Per column: the time (s) the chip's node dynamics take from `start` until every unit
+  // node stays within tol (model units) of its end state; +inf if not within max_time_s.
+  virtual Eigen::RowVectorXd settle_time_s(const model::Clamp& clamp, const model::State& start, double tol,
+                                           double max_time_s) = 0;
+};
+
+// A model::Relaxer calling r, which must outlive it.
+model::Relaxer as_relaxer(ChipRelaxer& r);
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -107,6 +139,14 @@ class Backend {
   // The default relaxes column after column through relax(), each column's noise
   // stream drawn from opt.seed and the column index; *this must outlive the result.
   virtual std::unique_ptr<BatchRelaxer> batch_relaxer(const circuit::Circuit& c);
+  // The chip `spec` describes, relaxed by this backend. The default netlists the network
+  // (again whenever its parameters, the nudge or the bias-table level change) and
+  // relaxes the netlist through batch_relaxer until it settles, whatever the sweep budget
+  // of the model-level options; readings as ChipSpec::readout says (repeats are further
+  // windows of repeat_interval_tau, each quantised). Visible units cannot be held
+  // (Clamp::hold_visible: InputError). The chip backend relaxes the node equations
+  // directly, with the budget asked: the studies' fast path.
+  virtual std::unique_ptr<ChipRelaxer> chip_relaxer(const ChipSpec& spec);
 };
 
 // InputError unless req fits c (nodes: circuit::node_names(c)).

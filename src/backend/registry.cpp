@@ -40,10 +40,10 @@ std::string backend_choices() {
   return s;
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& name, const std::string& flag) {
+std::unique_ptr<Backend> make_backend(const std::string& name, const std::string& key, const std::string& file) {
   for (const auto& [n, make] : registry())
     if (n == name) return make();
-  throw InputError("command line", flag, "unknown backend '" + name + "' (known: " + backend_choices() + ")");
+  throw InputError(file, key, "unknown backend '" + name + "' (known: " + backend_choices() + ")");
 }
 
 }  // namespace eqsim::backend

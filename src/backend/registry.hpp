@@ -17,7 +17,9 @@ const std::vector<std::string>& backend_names();
 // The names joined for a help text or message: "ode | spice | chip".
 std::string backend_choices();
 
-// The backend of that name; InputError naming `flag` and the known names for another.
-std::unique_ptr<Backend> make_backend(const std::string& name, const std::string& flag = "--backend");
+// The backend of that name; InputError naming `file` and `key` (a flag or a config key)
+// and the known names for another.
+std::unique_ptr<Backend> make_backend(const std::string& name, const std::string& key = "--backend",
+                                      const std::string& file = "command line");
 
 }  // namespace eqsim::backend

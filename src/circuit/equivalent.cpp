@@ -134,14 +134,22 @@ struct NodeEquations {
 
   bool held(const model::Clamp& clamp, int m) const { return clamp.hold_visible && m == net.spec().visible; }
 
+  // One Gauss-Seidel sweep: each module solved given the others, and right after it the
+  // projection groups it feeds (a projection group reads one module only), so a bilinear
+  // coupling acts as its dense equivalent U V^T would: with the projections a sweep
+  // behind, the sweeps can oscillate and diverge on strong low-rank couplings.
   double block_sweep(const model::Clamp& clamp, model::State& s) const {
     double change = 0;
-    for (int m = 0; m < groups(); ++m) {
-      if (held(clamp, m)) continue;
-      Eigen::MatrixXd u = restore[m].cwiseInverse().asDiagonal() * input(clamp, s, m);
-      change = std::max(change, (u - s.u[m]).cwiseAbs().maxCoeff());
-      s.u[m] = std::move(u);
-      update(s, m);
+    auto solve = [&](int g) {
+      Eigen::MatrixXd u = restore[g].cwiseInverse().asDiagonal() * input(clamp, s, g);
+      change = std::max(change, (u - s.u[g]).cwiseAbs().maxCoeff());
+      s.u[g] = std::move(u);
+      update(s, g);
+    };
+    for (int m = 0; m < modules; ++m) {
+      if (!held(clamp, m)) solve(m);
+      for (int g = modules; g < groups(); ++g)
+        if (into[g].front().src == m) solve(g);
     }
     return change;
   }
@@ -278,13 +286,7 @@ struct NodeEquations {
   // Replaces the state by the chip's reading of it (ChipReadout).
   void read(const model::Clamp& clamp, model::State& s, double temperature, double gamma, const ChipReadout& r,
             Fluctuation* f) const {
-    const double levels = r.adc_bits > 0 ? std::pow(2.0, r.adc_bits) - 1 : 0;
-    const double lsb = levels > 0 ? 2 * r.full_scale_model / levels : 0;
-    auto quantise = [&](double u) {
-      if (lsb == 0) return u;
-      const double code = std::clamp(std::round((u + r.full_scale_model) / lsb), 0.0, levels);
-      return code * lsb - r.full_scale_model;
-    };
+    auto quantise = [&r](double u) { return r.quantise(u); };
     if (temperature > 0) {
       auto sum = noisy_readings(clamp, s, temperature, gamma, r, quantise, *f);
       for (int m = 0; m < groups(); ++m)
@@ -379,6 +381,12 @@ struct EquivalentCircuit::NoiseProcess {
   }
 };
 
+double ChipReadout::quantise(double u) const {
+  if (adc_bits <= 0) return u;
+  const double levels = std::ldexp(1.0, adc_bits) - 1, lsb = 2 * full_scale_model / levels;
+  return std::clamp(std::round((u + full_scale_model) / lsb), 0.0, levels) * lsb - full_scale_model;
+}
+
 EquivalentCircuit::~EquivalentCircuit() = default;
 
 EquivalentCircuit::EquivalentCircuit(const model::Network& net, DeviceFactors factors, double noise_gamma,
@@ -417,6 +425,10 @@ model::RelaxSummary EquivalentCircuit::relax(const model::Clamp& clamp, model::S
     sum.converged = sum.converged && p.converged;
   }
   return sum;
+}
+
+model::State EquivalentCircuit::with_projections(const model::Clamp& clamp, const model::State& s) const {
+  return NodeEquations(net_, f_, clamp).extended(clamp, s);
 }
 
 Eigen::MatrixXd EquivalentCircuit::noise_covariance(const model::Clamp& clamp, const model::State& s, double temperature,

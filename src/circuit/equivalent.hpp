@@ -78,6 +78,9 @@ struct ChipReadout {
   double noise_settle_tau = 20;
   double repeat_interval_tau = 10;
   double call_interval_tau = 10;
+  // u as the ADC reads it: the nearest of its 2^adc_bits - 1 steps over the full scale,
+  // clipped at the ends (adc_bits 0: u itself).
+  double quantise(double u) const;
 };
 
 class EquivalentCircuit {
@@ -103,6 +106,11 @@ class EquivalentCircuit {
   // most max_time; samples not settled by then get +inf.
   Eigen::RowVectorXd settle_time_tau(const model::Clamp& clamp, const model::State& start, double tol, double dt,
                                      double max_time) const;
+
+  // s (units only, as relax leaves it) with every bilinear coupling's projection nodes
+  // appended as two groups (its pu_k, then its pv_k: CircuitMap::projection_nodes), at
+  // their steady values given the units.
+  model::State with_projections(const model::Clamp& clamp, const model::State& s) const;
 
   // The stationary covariance (model units^2) of the thermal fluctuations about column b
   // of the relaxed state s at temperature T (model units), every node not held stacked

@@ -165,9 +165,14 @@ class Netlister {
     if (spec.kind == model::CouplingKind::dense) return dense(cp);
     const auto& f = f_.couplings[cp];
     const std::string cname = lower_case(spec.name);
+    map_.projection_nodes.resize(map_.projection_nodes.size() + 2);
+    auto& pu = map_.projection_nodes.end()[-2];
+    auto& pv = map_.projection_nodes.back();
     for (int k = 0; k < spec.rank; ++k) {
-      node("pu_" + cname + "_" + std::to_string(k), 0, 1, f.cap_pu(k), f.leak_pu(k));
-      node("pv_" + cname + "_" + std::to_string(k), 0, 1, f.cap_pv(k), f.leak_pv(k));
+      pu.push_back("pu_" + cname + "_" + std::to_string(k));
+      pv.push_back("pv_" + cname + "_" + std::to_string(k));
+      node(pu.back(), 0, 1, f.cap_pu(k), f.leak_pu(k));
+      node(pv.back(), 0, 1, f.cap_pv(k), f.leak_pv(k));
     }
     // U^T a_p, fed back into q through V; V^T a_q, fed back into p through U.
     projection(cname, "pu_", spec.p, net_.w(cp), spec.q, net_.v(cp), f.gain_to_pu, f.offset_to_pu, f.gain_pu_to_q,

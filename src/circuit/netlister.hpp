@@ -69,6 +69,9 @@ DeviceFactors draw_factors(const model::Network& net, const DeviceModel& dm, uns
 // so that no caller finds elements by their names.
 struct CircuitMap {
   std::vector<std::vector<std::string>> unit_nodes;  // per module, per unit
+  // Per bilinear coupling in order, two groups: its projection nodes pu_k (holding U^T a_p),
+  // then pv_k (V^T a_q): the order of EquivalentCircuit::with_projections.
+  std::vector<std::vector<std::string>> projection_nodes;
   std::vector<size_t> spring_sources, spring_resistors;  // per visible unit (empty without a spring)
   std::vector<size_t> nudge_sources, nudge_elements;     // per visible unit (empty without a nudge)
   size_t supply = 0;                                     // the VDD source

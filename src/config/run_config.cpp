@@ -152,6 +152,7 @@ void read_explore(YamlReader& r, const std::string& file, RunConfig& c) {
   e.settle_tol = r.get<double>("explore.settle_tol", e.settle_tol);
   e.device_model = r.get<std::string>("explore.device_model", e.device_model);
   e.baseline = r.get<std::string>("explore.baseline", e.baseline);
+  e.backend = r.get<std::string>("explore.backend", e.backend);
 }
 
 }  // namespace
@@ -328,6 +329,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   ms.gradient_batch = r.get<int>("mismatch.gradient_batch", ms.gradient_batch);
   ms.settle_tol = r.get<double>("mismatch.settle_tol", ms.settle_tol);
   ms.device_model = r.get<std::string>("mismatch.device_model", ms.device_model);
+  ms.backend = r.get<std::string>("mismatch.backend", ms.backend);
   ms.validate(source);
   auto& g = c.gradcheck;
   g.batch_size = r.get<int>("gradcheck.batch_size", g.batch_size);

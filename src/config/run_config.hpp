@@ -42,7 +42,8 @@ struct DiffusionOptions {
 // The fidelity-vs-mismatch study of `eqsim run` (DESIGN.md §6): the trained EP model
 // on circuits of the device model with every device's relative mismatch at each sigma
 // (circuit::with_relative_mismatch), several chips (mismatch seeds) each, thermal noise
-// off and on, relaxed by the circuit-equivalent model (circuit/equivalent.hpp).
+// off and on, relaxed by `backend` (by default the chip backend's circuit-equivalent model,
+// circuit/equivalent.hpp).
 struct MismatchStudyOptions {
   bool enabled = true;
   std::vector<double> sigmas{0.0, 0.02, 0.05, 0.1};
@@ -54,6 +55,7 @@ struct MismatchStudyOptions {
   int gradient_batch = 64;      // EP gradient cosine and equilibrium error
   double settle_tol = 1e-3;     // model units (0.1 mV at v_unit 0.1 V)
   std::string device_model = "device_models/generic-65nm.yaml";
+  std::string backend = "chip";  // relaxes every chip (a registry name; ode/spice netlist each chip: a slow cross-check)
   void validate(const std::string& file) const;
 };
 
@@ -127,6 +129,7 @@ struct ExploreOptions {
   double settle_tol = 1e-3;     // model units
   std::string device_model = "device_models/generic-65nm.yaml";
   std::string baseline = "device_models/gpu-h100.yaml";
+  std::string backend = "chip";  // relaxes every chip (a registry name; ode/spice netlist each chip: a slow cross-check)
   void validate(const std::string& file) const;
 };
 

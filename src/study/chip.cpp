@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/registry.hpp"
 #include "circuit/netlister.hpp"
 #include "data/npy.hpp"
 #include "learn/sampler.hpp"
@@ -26,8 +27,13 @@ double ChipMetrics::get(const std::string& m) const {
 
 namespace {
 
-model::Relaxer relaxer_of(const circuit::EquivalentCircuit& eq) {
-  return [&eq](const model::Clamp& c, model::State& s, const model::RelaxOptions& o) { return eq.relax(c, s, o); };
+constexpr double settle_window_tau = 2000;  // the settle-time measurement's window
+
+// Chip `chip` of net (its parameters as they are at each call) on the context's backend,
+// read through `readout`.
+std::unique_ptr<backend::ChipRelaxer> chip_of(const ChipContext& c, backend::Backend& b, const model::Network& net,
+                                              unsigned long long seed, const circuit::ChipReadout& readout) {
+  return b.chip_relaxer({&net, c.dm, seed, readout});
 }
 
 model::RelaxOptions with_noise(model::RelaxOptions o, double temperature) {
@@ -80,10 +86,10 @@ learn::GradientOptions chip_gradient(const ChipContext& c, const model::Relaxer&
 
 // The chip's gradient, equilibrium and settling at weights `net` (programmed) against the
 // ideal network of the same weights.
-void measure_fidelity(const ChipContext& c, const model::Network& net, const circuit::DeviceFactors& f, int chip,
-                      ChipMetrics& out) {
-  const circuit::EquivalentCircuit eq(net, f, c.dm.noise_gamma, c.readout);
-  const circuit::EquivalentCircuit eq_exact(net, f, c.dm.noise_gamma);  // noiseless, unquantised: the circuit's own state
+void measure_fidelity(const ChipContext& c, backend::Backend& b, const model::Network& net, unsigned long long seed,
+                      int chip, ChipMetrics& out) {
+  const auto read = chip_of(c, b, net, seed, c.readout);
+  const auto exact_chip = chip_of(c, b, net, seed, {});  // noiseless, unquantised: the circuit's own state
   config::RunConfig bcfg = *c.cfg;  // a gradient batch of its own per chip, the same at every point
   bcfg.train.batch_size = c.gradient_batch;
   bcfg.train.seed = c.cfg->train.seed + 104729 + static_cast<unsigned long long>(chip);
@@ -92,20 +98,20 @@ void measure_fidelity(const ChipContext& c, const model::Network& net, const cir
   exact_opt.estimator = learn::Estimator::exact;
   exact_opt.free_relax.max_steps = std::max(exact_opt.free_relax.max_steps, 200);
   const auto exact = learn::flow_gradient(net, batch, exact_opt);
-  const auto ep = learn::flow_gradient(net, batch, chip_gradient(c, relaxer_of(eq)));
+  const auto ep = learn::flow_gradient(net, batch, chip_gradient(c, backend::as_relaxer(*read)));
   out.gradient_cosine = model::cosine(ep.grad, exact.grad);
   model::State chip_state = model::initial_state(net, batch.x_t);
-  eq_exact.relax(learn::free_clamp(net, batch.x_t, batch.levels), chip_state, exact_opt.free_relax);
+  exact_chip->relax(learn::free_clamp(net, batch.x_t, batch.levels), chip_state, exact_opt.free_relax);
   out.equilibrium_rms_model = rms(chip_state, exact.free_state);
-  // Node dynamics by Euler steps of 0.05 tau (stable for every node: the fastest, the
-  // visible ones on their springs, have time constants near tau / 16) on a few samples.
+  // The node dynamics on a few samples.
   const Eigen::Index n_settle = std::min<Eigen::Index>(8, batch.x_t.cols());
   const Eigen::MatrixXd x_settle = batch.x_t.leftCols(n_settle);
   const std::vector<int> levels_settle(batch.levels.begin(), batch.levels.begin() + (batch.levels.empty() ? 0 : n_settle));
-  const Eigen::RowVectorXd settle = eq_exact.settle_time_tau(learn::free_clamp(net, x_settle, levels_settle),
-                                                             model::initial_state(net, x_settle), c.settle_tol, 0.05, 2000);
-  out.settle_time_s = median(settle) * circuit::tau_s(c.dm);
-  out.settle_time_max_s = settle.maxCoeff() * circuit::tau_s(c.dm);
+  const Eigen::RowVectorXd settle = exact_chip->settle_time_s(learn::free_clamp(net, x_settle, levels_settle),
+                                                               model::initial_state(net, x_settle), c.settle_tol,
+                                                               settle_window_tau * circuit::tau_s(c.dm));
+  out.settle_time_s = median(settle);
+  out.settle_time_max_s = settle.maxCoeff();
 }
 
 void quality_metrics(const ChipContext& c, const metrics::Quality& q, ChipMetrics& out) {
@@ -127,27 +133,29 @@ double ideal_frechet(const config::RunConfig& cfg, const model::Network& net, co
 ChipResult evaluate_chip(const ChipContext& c, int chip, bool deploy, bool insitu) {
   ChipResult res;
   res.mismatch_seed = chip_mismatch_seed(chip);
-  const circuit::DeviceFactors f = circuit::draw_factors(*c.ideal, c.dm, res.mismatch_seed);
+  const auto b = backend::make_backend(c.backend, "backend");
   model::Network programmed = *c.ideal;
   learn::program_weights(programmed.params(), c.weights);
   if (deploy) {
     res.has_deploy = true;
-    measure_fidelity(c, programmed, f, chip, res.deploy);
-    const circuit::EquivalentCircuit eq(programmed, f, c.dm.noise_gamma, c.readout);
-    quality_metrics(c, sample_quality(c, programmed, relaxer_of(eq), c.temperature, c.samples_path_deploy), res.deploy);
+    measure_fidelity(c, *b, programmed, res.mismatch_seed, chip, res.deploy);
+    const auto read = chip_of(c, *b, programmed, res.mismatch_seed, c.readout);
+    quality_metrics(c, sample_quality(c, programmed, backend::as_relaxer(*read), c.temperature, c.samples_path_deploy),
+                    res.deploy);
   }
   if (!insitu) return res;
   res.has_insitu = true;
   model::Network trained = *c.ideal;
-  const circuit::EquivalentCircuit eq(trained, f, c.dm.noise_gamma, c.readout);
+  const auto read = chip_of(c, *b, trained, res.mismatch_seed, c.readout);
   learn::WeightProgramming wp = c.weights;
   wp.seed = wp.seed ^ res.mismatch_seed;
-  learn::ProgrammedLearner learner(trained, chip_gradient(c, relaxer_of(eq)), c.record->train.adam, wp);
+  learn::ProgrammedLearner learner(trained, chip_gradient(c, backend::as_relaxer(*read)), c.record->train.adam, wp);
   learn::TrainOptions topt = c.record->train;
   topt.steps = c.insitu_steps;  // the config's batch stream from its first step: the data the chip would see again
   if (c.insitu_steps > 0) learn::train(learner, batch_source(*c.cfg, c.digits->images), topt, 0, {});
-  measure_fidelity(c, trained, f, chip, res.insitu);
-  quality_metrics(c, sample_quality(c, trained, relaxer_of(eq), c.temperature, c.samples_path_insitu), res.insitu);
+  measure_fidelity(c, *b, trained, res.mismatch_seed, chip, res.insitu);
+  quality_metrics(c, sample_quality(c, trained, backend::as_relaxer(*read), c.temperature, c.samples_path_insitu),
+                  res.insitu);
   res.insitu.writes_per_step = c.insitu_steps > 0 ? static_cast<double>(learner.writes()) / c.insitu_steps : 0;
   return res;
 }

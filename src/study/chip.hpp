@@ -1,8 +1,9 @@
 #pragma once
 // One Monte-Carlo chip of a design point (DESIGN.md §11), of a flow or a diffusion
-// model (the batches, gradient and samples of its task), on the circuit-equivalent
-// model (circuit/equivalent.hpp) of the point's device model: its devices drawn from
-// the chip's mismatch seed (circuit::draw_factors: the netlist of that seed is the same
+// model (the batches, gradient and samples of its task), relaxed by a backend
+// (Backend::chip_relaxer; by default the chip backend's circuit-equivalent model,
+// circuit/equivalent.hpp) under the point's device model: its devices drawn from the
+// chip's mismatch seed (circuit::draw_factors: the netlist of that seed is the same
 // chip), its weights programmed as codes of weight_bits, every reading carrying thermal
 // noise, the ADC's quantisation and the average of `repeats` readings.
 //   deploy:  the ideal-trained weights programmed as they are;
@@ -33,6 +34,7 @@ struct ChipContext {
   const metrics::DigitClassifier* clf = nullptr;
   const model::Network* ideal = nullptr;
   learn::AnnealedLangevinOptions schedule;  // a diffusion model's noise schedule (annealed Langevin); no sigmas: a flow model
+  std::string backend = "chip";     // relaxes the chip (backend::make_backend; Backend::chip_relaxer)
   circuit::DeviceModel dm;          // with the point's relative mismatch
   double temperature = 0;           // model units (circuit::model_temperature); 0: noiseless readings
   circuit::ChipReadout readout;

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "backend/registry.hpp"
 #include "config/device_model_yaml.hpp"
 #include "config/energy_yaml.hpp"
 #include "config/model_dir.hpp"
@@ -125,6 +126,7 @@ class Exploration {
     if (opt.out.empty()) throw InputError("command line", "--out", "eqsim explore needs an output folder");
     dir_ = opt.out;
     source_ = base_.source;
+    backend::make_backend(e_.backend, "explore.backend", source_);  // InputError for an unknown name
   }
 
   ExploreSummary run(const TaskExecutor& executor) {
@@ -262,6 +264,7 @@ class Exploration {
     c.clf = clf_.get();
     c.ideal = &m.net;
     c.schedule = m.schedule;
+    c.backend = cfg.explore.backend;
     c.dm = p.dm;
     c.temperature = circuit::model_temperature(p.dm, cfg.explore.temperature_K);
     c.readout = {cfg.readout.repeats, static_cast<int>(p.ep.adc_bits), cfg.readout.full_scale_model};

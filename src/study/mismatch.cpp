@@ -13,7 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "circuit/equivalent.hpp"
+#include "backend/registry.hpp"
 #include "circuit/netlister.hpp"
 #include "study/chip.hpp"
 #include "study/jobs.hpp"
@@ -113,6 +113,7 @@ class MismatchChips {
     record_ = *record;
     rcfg_ = cfg;  // the batches of the training the model records
     rcfg_.train = record_.train;
+    backend::make_backend(ms_.backend, "mismatch.backend", cfg.source);  // InputError for an unknown name
     for (int noise : ms_.noise)
       for (double sigma : ms_.sigmas)
         for (int seed = 0; seed < ms_.seeds; ++seed) chips_.push_back({sigma, seed, noise});
@@ -141,6 +142,7 @@ class MismatchChips {
     c.insitu_steps = ms_.insitu_steps;
     c.gradient_batch = ms_.gradient_batch;
     c.settle_tol = ms_.settle_tol;
+    c.backend = ms_.backend;
     c.ideal_frechet = 1;  // frechet_rise is not reported here
     c.temperature = chip.noise ? circuit::model_temperature(dm_, ms_.temperature_K) : 0.0;
     Bundle result{{"row", row_json(measure_chip(c, dm_, chip.sigma, chip.seed, samples_dir_))}};

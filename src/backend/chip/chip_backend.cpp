@@ -19,7 +19,47 @@ namespace {
 
 constexpr double sweep_tol_fraction = 1e-3;  // sweeps stop once no unit moves by this fraction of settle_tol
 constexpr int max_sweeps = 20000;
+constexpr double euler_tol_fraction = 1e-4;  // Euler steps (intra-module couplings) stop once no unit moves by this fraction of settle_tol
+constexpr int max_euler_steps = 2000000;
 constexpr double max_euler_dt_tau = 0.1;     // settling dynamics: Euler step at most this (and half the fastest node)
+
+// Half the fastest node time constant c / g_restore (in tau), at most max_euler_dt_tau:
+// Euler steps of the node dynamics stable for every node.
+double euler_dt(const model::Network& net, const circuit::DeviceFactors& f, const model::Clamp& clamp) {
+  double fastest = std::numeric_limits<double>::infinity();
+  const int visible = net.spec().visible;
+  for (int m = 0; m < net.module_count(); ++m) {
+    Eigen::ArrayXd g = net.spec().leak * f.modules[m].leak.array();
+    if (m == visible) g += clamp.spring_g * f.spring.array() + std::abs(clamp.nudge_g) * f.nudge.array();
+    fastest = std::min(fastest, (f.modules[m].cap.array() / g).minCoeff());
+  }
+  return std::min(max_euler_dt_tau, 0.5 * fastest);
+}
+
+// A chip of a network relaxed on its node equations.
+class EquationChipRelaxer : public ChipRelaxer {
+ public:
+  explicit EquationChipRelaxer(const ChipSpec& spec)
+      : spec_(spec),
+        f_(spec.mismatch_seed ? circuit::draw_factors(*spec.net, spec.device_model, *spec.mismatch_seed)
+                              : circuit::ideal_factors(*spec.net)),
+        eq_(*spec.net, f_, spec.device_model.noise_gamma, spec.readout) {}
+
+  model::RelaxSummary relax(const model::Clamp& clamp, model::State& s, const model::RelaxOptions& opt) override {
+    return eq_.relax(clamp, s, opt);
+  }
+
+  Eigen::RowVectorXd settle_time_s(const model::Clamp& clamp, const model::State& start, double tol,
+                                   double max_time_s) override {
+    const double tau = circuit::tau_s(spec_.device_model);
+    return tau * eq_.settle_time_tau(clamp, start, tol, euler_dt(*spec_.net, f_, clamp), max_time_s / tau);
+  }
+
+ private:
+  ChipSpec spec_;
+  circuit::DeviceFactors f_;
+  circuit::EquivalentCircuit eq_;
+};
 
 // A voltage source of the generated circuit that a request may set.
 struct Held {
@@ -52,8 +92,7 @@ class ChipBatchRelaxer : public BatchRelaxer {
   explicit ChipBatchRelaxer(const circuit::Circuit& c)
       : c_(c), o_(origin_of(c_)), eq_(make_equations(o_)), nodes_(circuit::node_names(c_)) {
     for (int k = 0; k < static_cast<int>(o_.net.spec().couplings.size()); ++k)
-      if (o_.net.is_self(k))  // the chip model relaxes those by Euler steps only, not by the sweeps used here
-        throw InputError(c_.source, "", "an intra-module coupling: the chip backend relaxes couplings between modules only");
+      self_coupled_ = self_coupled_ || o_.net.is_self(k);
     hold_sources();
     map_nodes();
     supply_current_A_ = supply_current();
@@ -67,10 +106,14 @@ class ChipBatchRelaxer : public BatchRelaxer {
     const model::State start = start_state(req);
     model::State s = start;
     const double tol = opt.settle_tol_V / o_.device_model.v_unit_V;
-    const auto sum = eq_->relax(clamp, s, {model::RelaxMethod::block, max_sweeps, 0.1, sweep_tol_fraction * tol});
+    const double dt = euler_dt(o_.net, o_.factors, clamp);
+    const auto sum = eq_->relax(clamp, s, self_coupled_ ? model::RelaxOptions{model::RelaxMethod::euler, max_euler_steps, dt,
+                                                                              euler_tol_fraction * tol}
+                                                        : model::RelaxOptions{model::RelaxMethod::block, max_sweeps, 0.1,
+                                                                              sweep_tol_fraction * tol});
     const double tau = circuit::tau_s(o_.device_model), window_s = make_plan(c_, opt).t_stop_s;
-    const Eigen::RowVectorXd settle_tau = eq_->settle_time_tau(clamp, start, tol, euler_dt(clamp), window_s / tau);
-    BatchSummary out{nodes_, voltages(s, held), {}};
+    const Eigen::RowVectorXd settle_tau = eq_->settle_time_tau(clamp, start, tol, dt, window_s / tau);
+    BatchSummary out{nodes_, voltages(clamp, s, held), {}};
     const bool noisy = opt.temperature_K > 0;
     const Eigen::MatrixXd exact_V = out.final_V;
     Eigen::VectorXd var_V2;
@@ -78,7 +121,7 @@ class ChipBatchRelaxer : public BatchRelaxer {
       const double T = circuit::model_temperature(o_.device_model, opt.temperature_K);
       var_V2 = reading_variance(clamp, s, T);
       read_noisy(clamp, s, T, opt.seed);
-      out.final_V = voltages(s, held);
+      out.final_V = voltages(clamp, s, held);
     }
     for (Eigen::Index j = 0; j < B; ++j) {
       RelaxSummary r;
@@ -125,22 +168,23 @@ class ChipBatchRelaxer : public BatchRelaxer {
     return it != nodes_.end() && *it == node ? it - nodes_.begin() : -1;
   }
 
-  // Every node is a unit or a held source's node; InputError for any other.
+  // Every node is a unit, a projection node or a held source's node; InputError for any other.
   void map_nodes() {
     node_source_.assign(nodes_.size(), {-2, 0});
-    unit_row_.resize(o_.map.unit_nodes.size());
-    for (size_t m = 0; m < o_.map.unit_nodes.size(); ++m)
-      for (size_t i = 0; i < o_.map.unit_nodes[m].size(); ++i) {
-        const long r = row_of(o_.map.unit_nodes[m][i]);
-        unit_row_[m].push_back(r);
-        node_source_[r] = {static_cast<int>(m), static_cast<int>(i)};
+    auto groups = o_.map.unit_nodes;  // EquivalentCircuit::with_projections' groups
+    groups.insert(groups.end(), o_.map.projection_nodes.begin(), o_.map.projection_nodes.end());
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (g < o_.map.unit_nodes.size()) unit_row_.emplace_back();
+      for (size_t i = 0; i < groups[g].size(); ++i) {
+        const long r = row_of(groups[g][i]);
+        if (g < o_.map.unit_nodes.size()) unit_row_[g].push_back(r);
+        node_source_[r] = {static_cast<int>(g), static_cast<int>(i)};
       }
+    }
     for (size_t h = 0; h < held_.size(); ++h) node_source_[row_of(c_.elements[held_[h].element].n_plus)] = {-1, static_cast<int>(h)};
     for (size_t k = 0; k < nodes_.size(); ++k)
       if (node_source_[k].module == -2)
-        throw InputError(c_.source, "", "node '" + nodes_[k] +
-                                            "' has no counterpart in the chip backend, which reports unit and source nodes "
-                                            "(a bilinear coupling's projection nodes stay inside the chip model)");
+        throw InputError(c_.source, "", "node '" + nodes_[k] + "' has no counterpart in the chip backend's node equations");
   }
 
   // Current the supply delivers: the transconductors' bias draws (current sources out of it).
@@ -210,23 +254,14 @@ class ChipBatchRelaxer : public BatchRelaxer {
     return s;
   }
 
-  // Half the fastest node time constant c / g_restore (in tau), at most max_euler_dt_tau.
-  double euler_dt(const model::Clamp& clamp) const {
-    double fastest = std::numeric_limits<double>::infinity();
-    for (int m = 0; m < o_.net.module_count(); ++m) {
-      Eigen::ArrayXd g = o_.net.spec().leak * o_.factors.modules[m].leak.array();
-      if (m == visible()) g += clamp.spring_g * o_.factors.spring.array() + std::abs(clamp.nudge_g) * o_.factors.nudge.array();
-      fastest = std::min(fastest, (o_.factors.modules[m].cap.array() / g).minCoeff());
-    }
-    return std::min(max_euler_dt_tau, 0.5 * fastest);
-  }
-
-  // nodes x B: unit nodes from s, source nodes at their sources.
-  Eigen::MatrixXd voltages(const model::State& s, const Eigen::MatrixXd& held) const {
+  // nodes x B: unit nodes from s, projection nodes at their steady values given s, source
+  // nodes at their sources.
+  Eigen::MatrixXd voltages(const model::Clamp& clamp, const model::State& s, const Eigen::MatrixXd& held) const {
+    const model::State ext = eq_->with_projections(clamp, s);
     Eigen::MatrixXd v(static_cast<Eigen::Index>(nodes_.size()), held.cols());
     for (size_t k = 0; k < nodes_.size(); ++k) {
       const auto [m, i] = node_source_[k];
-      v.row(k) = m >= 0 ? Eigen::MatrixXd(s.u[m].row(i) * v_unit()) : Eigen::MatrixXd(held.row(i));
+      v.row(k) = m >= 0 ? Eigen::MatrixXd(ext.u[m].row(i) * v_unit()) : Eigen::MatrixXd(held.row(i));
     }
     return v;
   }
@@ -237,8 +272,9 @@ class ChipBatchRelaxer : public BatchRelaxer {
   void read_noisy(const model::Clamp& clamp, model::State& s, double T, unsigned long long seed) const {
     for (Eigen::Index j = 0; j < s.batch(); ++j) {
       model::State col = model::slice(s, j, 1);
+      const auto method = self_coupled_ ? model::RelaxMethod::euler : model::RelaxMethod::block;
       make_equations(o_)->relax(model::slice(clamp, j, 1), col,
-                                {model::RelaxMethod::block, 0, 0.1, 0, T, sub_seed(seed, static_cast<unsigned long long>(j))});
+                                {method, 0, 0.1, 0, T, sub_seed(seed, static_cast<unsigned long long>(j))});
       for (size_t m = 0; m < s.u.size(); ++m) s.u[m].col(j) = col.u[m], s.a[m].col(j) = col.a[m];
     }
   }
@@ -248,10 +284,11 @@ class ChipBatchRelaxer : public BatchRelaxer {
   Eigen::VectorXd reading_variance(const model::Clamp& clamp, const model::State& s, double T) const {
     const model::Clamp c0 = model::slice(clamp, 0, 1);
     const Eigen::MatrixXd P = eq_->noise_covariance(c0, model::slice(s, 0, 1), T, 0);
-    std::vector<Eigen::Index> first(s.u.size(), -1);  // each free module's first row in P
+    const model::State ext = eq_->with_projections(c0, model::slice(s, 0, 1));
+    std::vector<Eigen::Index> first(ext.u.size(), -1);  // each free group's first row in P
     Eigen::Index n = 0;
-    for (size_t m = 0; m < s.u.size(); ++m)
-      if (!(c0.hold_visible && static_cast<int>(m) == visible())) first[m] = n, n += s.u[m].rows();
+    for (size_t m = 0; m < ext.u.size(); ++m)
+      if (!(c0.hold_visible && static_cast<int>(m) == visible())) first[m] = n, n += ext.u[m].rows();
     Eigen::VectorXd v = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(nodes_.size()));
     for (size_t k = 0; k < nodes_.size(); ++k)
       if (const auto [m, i] = node_source_[k]; m >= 0 && first[static_cast<size_t>(m)] >= 0) {
@@ -305,6 +342,7 @@ class ChipBatchRelaxer : public BatchRelaxer {
   std::vector<NodeSource> node_source_;       // per node
   std::vector<std::vector<long>> unit_row_;   // per module, per unit: its node's row
   double supply_current_A_ = 0;
+  bool self_coupled_ = false;                 // intra-module couplings: Euler steps instead of sweeps
 };
 
 }  // namespace
@@ -315,6 +353,10 @@ std::string ChipBackend::version() const { return "eqsim chip model (model level
 
 std::unique_ptr<BatchRelaxer> ChipBackend::batch_relaxer(const circuit::Circuit& c) {
   return std::make_unique<ChipBatchRelaxer>(c);
+}
+
+std::unique_ptr<ChipRelaxer> ChipBackend::chip_relaxer(const ChipSpec& spec) {
+  return std::make_unique<EquationChipRelaxer>(spec);
 }
 
 RelaxSummary ChipBackend::relax(const circuit::Circuit& c, const RelaxOptions& opt) {

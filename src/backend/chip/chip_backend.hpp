@@ -1,11 +1,13 @@
 #pragma once
 // The chip backend (DESIGN.md §6): a circuit eqsim generated from a model
 // (Circuit::origin) relaxed at model level by circuit::EquivalentCircuit, Gauss-Seidel
-// block sweeps on the mismatched node equations, instead of integrating the netlist.
-// A batch request (spring/nudge source voltages per column, start voltages per node)
-// becomes the model's clamp and start state; final_V covers every node of
-// circuit::node_names(c): unit nodes from the relaxed state, source nodes (spring,
-// nudge, supply) at their sources.
+// block sweeps on the mismatched node equations (explicit Euler steps of the node
+// dynamics when a module couples to itself), instead of integrating the netlist.
+// A batch request (spring/nudge source voltages per column, start voltages per unit
+// node) becomes the model's clamp and start state; final_V covers every node of
+// circuit::node_names(c): unit nodes from the relaxed state, a bilinear coupling's
+// projection nodes at their steady values given the units (their start voltages are not
+// used: they follow the units), source nodes (spring, nudge, supply) at their sources.
 //
 // Against the ode backend on the same generated netlist (test_chip_backend: a dense
 // 6-7-5 chain, 5 columns, free and nudged; ode at settle_tol 1e-7 V, rel_tol 1e-10):
@@ -28,9 +30,7 @@
 // energies take that state over the whole window (exact for the supply, whose draws
 // are constant current sources; the springs' and nudges' transients are left out).
 //
-// Limits: dense couplings between two modules only; a bilinear coupling (its projection
-// nodes stay inside the chip model) or an intra-module one (relaxed there by Euler steps
-// only), a circuit read from a file or changed after it was generated is an InputError.
+// Limits: a circuit read from a file or changed after it was generated is an InputError.
 #include "backend/backend.hpp"
 
 namespace eqsim::backend::chip {
@@ -45,6 +45,11 @@ class ChipBackend : public Backend {
   RelaxSummary relax(const circuit::Circuit& c, const RelaxOptions& opt) override;
   // All columns in one EquivalentCircuit relaxation.
   std::unique_ptr<BatchRelaxer> batch_relaxer(const circuit::Circuit& c) override;
+  // The chip's node equations relaxed directly (circuit::EquivalentCircuit, no netlist),
+  // with the sweep budget asked; settle times by Euler steps of the node dynamics
+  // (half the fastest node's time constant, at most 0.1 tau). Any network the netlister
+  // takes (bilinear, intra-module couplings: those with RelaxMethod::euler).
+  std::unique_ptr<ChipRelaxer> chip_relaxer(const ChipSpec& spec) override;
 };
 
 }  // namespace eqsim::backend::chip
