@@ -87,7 +87,8 @@ TEST_CASE("spice: the compiled deck relaxes to the as-written deck's answer with
   const auto dm = config::load_device_model(std::string(EQSIM_SOURCE_DIR) + "/device_models/generic-65nm.yaml");
   struct Case {
     circuit::Circuit c;
-    long b_sources = -1;  // expected in the compiled deck (-1: at most as written)
+    long b_sources = -1;     // expected in the compiled deck (-1: at most as written)
+    double sample_dt_s = 0;  // RelaxOptions::sample_dt_s
   };
   std::vector<Case> cases;
   for (const auto& f : std::filesystem::directory_iterator(netlist_dir()))
@@ -101,15 +102,17 @@ TEST_CASE("spice: the compiled deck relaxes to the as-written deck's answer with
   const auto net = testing::small_network(8);  // bilinear: projection nodes, identity inputs
   circuit::NetlistOptions nopt;
   nopt.spring_target = Eigen::VectorXd::LinSpaced(6, -0.9, 0.8);
-  cases.push_back({circuit::build_circuit(net, dm, nopt), net.size(1) + net.size(2)});  // one per h1, h2 unit
+  const double coarse_dt_s = circuit::tau_s(dm) / 4;  // output grid of 800 points over the 200 tau
+  cases.push_back({circuit::build_circuit(net, dm, nopt), net.size(1) + net.size(2), coarse_dt_s});  // one per h1, h2 unit
   nopt.mismatch_seed = 5;  // offsets on tanh and identity inputs
-  cases.push_back({circuit::build_circuit(net, circuit::with_relative_mismatch(dm, 0.05), nopt)});
+  cases.push_back({circuit::build_circuit(net, circuit::with_relative_mismatch(dm, 0.05), nopt), -1, coarse_dt_s});
   backend::RelaxOptions opt;
   opt.settle_tol_V = 1e-6;
   opt.stop_when_settled = false;
   backend::spice::SpiceBackend compiled, written({}, backend::spice::DeckForm::as_written);
-  for (const auto& [c, b_sources] : cases) {
+  for (const auto& [c, b_sources, sample_dt_s] : cases) {
     CAPTURE(c.title);
+    opt.sample_dt_s = sample_dt_s;
     const auto deck = backend::spice::spice_deck(c, opt), as_written = backend::spice::spice_deck(c, opt, backend::spice::DeckForm::as_written);
     auto names = element_names(deck);
     std::sort(names.begin(), names.end());
