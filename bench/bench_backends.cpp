@@ -184,7 +184,6 @@ int main(int argc, char** argv) {
   const Args args = parse_args(argc, argv);
   const model::Network net = bench_network(args.spec);
   const int nx = net.size(0);
-  std::srand(3);
   const Eigen::VectorXd x_t = Eigen::VectorXd::Random(nx);
   circuit::NetlistOptions nopt;
   nopt.spring_target = x_t;
