@@ -84,6 +84,8 @@ class OdeSystem {
   // per device, so a device costs a division, not a tanh (exact identity; for |offset_V / scale_V| <= 0.5
   // its rounding error is a few ulp of the gain). One entry per device terminal off ground, sorted by
   // (row, input) into runs of consecutive inputs, so the inner loop reads contiguous memory.
+  // Measured (bench_backends, FlowEqProp, 49,152 devices): a mismatched relaxation takes
+  // 0.78x the ideal one's time, a batch of 64 1.09x (one libm tanh per device: about 20x).
   struct OffsetGroup {
     double inv_scale = 1;
     std::vector<int> run_row, run_input;  // per run: the row it feeds, its first input node

@@ -21,8 +21,9 @@ enum class DeckForm {
   // on a small generated network) and settled voltages to about 1e-11 V (test_spice).
   // ngspice evaluates one parse tree per shared node instead of one per device, and
   // its sparse LU orders the matrix with less fill. tanh devices with an input
-  // offset (mismatch) stay B-sources. Measured on the FlowEqProp netlist (99,393
-  // elements, 100 tau): see bench/bench_backends.cpp and README.
+  // offset (mismatch) stay B-sources. Measured (bench_backends, 100 tau, idle machine):
+  // the FlowEqProp netlist (99,393 elements) 83.3 s as written, 21.9 s compiled (3.8x),
+  // 1.5e-12 V apart; a 64-12-8 one 2.2x.
   compiled,
   // Every element as written: one B-source per transconductor.
   as_written,
