@@ -26,15 +26,20 @@ Eigen::RowVectorXd col_dot(const std::vector<Eigen::MatrixXd>& x, const std::vec
   return r;
 }
 
-}  // namespace
-
-std::vector<Eigen::MatrixXd> hessian_apply(const Network& net, const Clamp& clamp, const State& s,
+// H p, given H's diagonal d.
+std::vector<Eigen::MatrixXd> apply_hessian(const Network& net, const std::vector<Eigen::MatrixXd>& d,
                                            const std::vector<Eigen::MatrixXd>& p) {
-  const auto d = hessian_diagonal(net, clamp, s);
   std::vector<Eigen::MatrixXd> hp(net.module_count());
   for (int m = 0; m < net.module_count(); ++m)
     hp[m] = (d[m].array() * p[m].array()).matrix() - coupling_input(net, p, m);
   return hp;
+}
+
+}  // namespace
+
+std::vector<Eigen::MatrixXd> hessian_apply(const Network& net, const Clamp& clamp, const State& s,
+                                           const std::vector<Eigen::MatrixXd>& p) {
+  return apply_hessian(net, hessian_diagonal(net, clamp, s), p);
 }
 
 namespace {
@@ -61,7 +66,7 @@ AdjointSummary solve_adjoint_columns(const Network& net, const Clamp& clamp, con
       sum.converged = true;
       break;
     }
-    const auto hp = hessian_apply(net, clamp, s, p);
+    const auto hp = apply_hessian(net, d, p);
     const Eigen::RowVectorXd php = col_dot(p, hp);
     const Eigen::RowVectorXd step = (php.array().abs() > 0).select(rz.array() / php.array(), 0.0);
     for (int m = 0; m < M; ++m) {
