@@ -341,6 +341,8 @@ class CandidateLap {
         y_[j] = i;
         std::swap(j, x_[i]);
       }
+      for (int j : ready_) unchecked_.push_back(y_[j]);  // their column's price moved
+      unchecked_.push_back(f);
     }
     for (int j : reached_) d_[j] = kInf, scanned_[j] = 0;
     return end >= 0;
@@ -361,24 +363,42 @@ class CandidateLap {
 
   // Rows whose assigned column is not their cheapest on the full row: each gets
   // the cheaper columns as new edges and is freed. Differences within rounding of
-  // an existing edge are not violations.
+  // an existing edge are not violations. The first call checks every row; later ones
+  // only the rows an augmentation touched since: elsewhere the assigned column and its
+  // price stayed and the other prices only fell (raising those reduced costs), so a row
+  // that passed still does.
   std::vector<int> free_violating_rows() {
-    std::vector<int> rows;
-    for (int i = 0; i < n_; ++i) {
-      const double assigned = reduced(i, x_[i]);
-      const double tol = 1e-12 * (std::abs(c_(i, x_[i])) + std::abs(v_[x_[i]]) + 1.0);
-      if (reduce_row(i) >= assigned - tol) continue;
-      bool added = false;
-      for (int j = 0; j < n_; ++j)
-        if (reduced_[j] < assigned - tol &&
-            std::none_of(cand_[i].begin(), cand_[i].end(), [j](const Edge& e) { return e.j == j; }))
-          cand_[i].push_back({j, c_(i, j)}), added = true;
-      if (!added) continue;
-      y_[x_[i]] = -1;
-      x_[i] = -1;
-      rows.push_back(i);
+    std::vector<int> rows = std::move(unchecked_);
+    unchecked_.clear();
+    if (!checked_all_) {
+      rows.resize(n_);
+      std::iota(rows.begin(), rows.end(), 0);
+      checked_all_ = true;
+    } else {
+      std::sort(rows.begin(), rows.end());
+      rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
     }
-    return rows;
+    std::vector<int> freed;
+    for (int i : rows)
+      if (take_cheaper_columns(i)) freed.push_back(i);
+    return freed;
+  }
+
+  // If row i's assigned column is not its cheapest (beyond rounding), adds the cheaper
+  // columns to its candidates and frees it; true when freed.
+  bool take_cheaper_columns(int i) {
+    const double assigned = reduced(i, x_[i]);
+    const double tol = 1e-12 * (std::abs(c_(i, x_[i])) + std::abs(v_[x_[i]]) + 1.0);
+    if (reduce_row(i) >= assigned - tol) return false;
+    bool added = false;
+    for (int j = 0; j < n_; ++j)
+      if (reduced_[j] < assigned - tol &&
+          std::none_of(cand_[i].begin(), cand_[i].end(), [j](const Edge& e) { return e.j == j; }))
+        cand_[i].push_back({j, c_(i, j)}), added = true;
+    if (!added) return false;
+    y_[x_[i]] = -1;
+    x_[i] = -1;
+    return true;
   }
 
   int n_;
@@ -386,6 +406,8 @@ class CandidateLap {
   std::vector<double> v_;
   std::vector<std::vector<Edge>> cand_;  // per row, with its costs (no scattered reads of c_)
   std::vector<double> reduced_;          // one row's reduced costs
+  std::vector<int> unchecked_;           // rows touched by augmentations since the last certificate
+  bool checked_all_ = false;
   std::vector<int> x_, y_;
   std::vector<double> d_;
   std::vector<int> pred_, reached_, ready_;
