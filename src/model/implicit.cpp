@@ -98,13 +98,12 @@ AdjointSummary solve_adjoint(const Network& net, const Clamp& clamp, const State
   lambda.assign(net.module_count(), Eigen::MatrixXd());
   for (int m = 0; m < net.module_count(); ++m) lambda[m].resize(g[m].rows(), g[m].cols());
   std::vector<AdjointSummary> sums(chunks.size());
-#pragma omp parallel for schedule(dynamic)
-  for (size_t k = 0; k < chunks.size(); ++k) {
+  for_each_chunk(chunks.size(), [&](size_t k) {
     const auto [c0, n] = chunks[k];
     std::vector<Eigen::MatrixXd> part;
     sums[k] = solve_adjoint_columns(net, slice(clamp, c0, n), slice(s, c0, n), slice(g, c0, n), part, opt);
     for (int m = 0; m < net.module_count(); ++m) lambda[m].middleCols(c0, n) = part[m];
-  }
+  });
   AdjointSummary sum;
   sum.converged = true;
   for (const auto& p : sums) {

@@ -1,5 +1,7 @@
 #include "model/relax.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -240,9 +242,9 @@ RelaxSummary relax_in(const Network& net, const Clamp& clamp, State& s, const Re
   const Params<T> P(net);
   const auto chunks = column_chunks(s.batch());
   std::vector<RelaxSummary> sums(chunks.size());
-#pragma omp parallel for schedule(dynamic) if (chunks.size() > 1)
-  for (size_t k = 0; k < chunks.size(); ++k)
+  for_each_chunk(chunks.size(), [&](size_t k) {
     sums[k] = relax_columns(net, P, clamp, s, chunks[k].begin, chunks[k].size, opt, static_cast<unsigned long long>(k));
+  });
   RelaxSummary sum{0, 0, true};
   for (const auto& p : sums) {
     sum.steps = std::max(sum.steps, p.steps);
@@ -278,6 +280,18 @@ std::vector<ColumnChunk> column_chunks(Eigen::Index B) {
   std::vector<ColumnChunk> chunks;
   for (Eigen::Index c0 = 0; c0 < B; c0 += width) chunks.push_back({c0, std::min(width, B - c0)});
   return chunks;
+}
+
+void for_each_chunk(size_t count, const std::function<void(size_t)>& body) {
+  if (count == 1) {
+    body(0);
+  } else if (omp_in_parallel()) {
+#pragma omp taskloop grainsize(1)
+    for (size_t k = 0; k < count; ++k) body(k);
+  } else {
+#pragma omp parallel for schedule(dynamic)
+    for (size_t k = 0; k < count; ++k) body(k);
+  }
 }
 
 RelaxSummary relax(const Network& net, const Clamp& clamp, State& s, const RelaxOptions& opt) {

@@ -70,6 +70,12 @@ struct ColumnChunk {
 };
 std::vector<ColumnChunk> column_chunks(Eigen::Index B);
 
+// Runs body(k) for every k < count concurrently: as tasks of the enclosing parallel
+// region when called inside one (the trainer's, whose other thread draws the next batch
+// meanwhile and then joins in), else in a parallel loop of its own. Any thread may run
+// any k, so body(k) must depend on k alone; it must not throw.
+void for_each_chunk(size_t count, const std::function<void(size_t)>& body);
+
 struct RelaxSummary {
   int steps = 0;
   double last_change = 0;  // max |du| over the last step (block) or |dt du/dt| (euler)
