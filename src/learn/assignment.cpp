@@ -197,7 +197,26 @@ class CandidateLap {
  public:
   CandidateLap(const CostMatrix& cost, std::vector<double> prices, int k)
       : n_(static_cast<int>(cost.rows())), c_(cost), v_(std::move(prices)), cand_(n_), reduced_(n_) {
-    for (int i = 0; i < n_; ++i) cand_[i] = cheapest_columns(i, k);
+    // Each column also gets an edge from the row it is least far above the row's minimum
+    // in (reduced cost minus that minimum): a column in no row's k cheapest (~2 per
+    // digits batch at k = 24) would leave the graph without a perfect matching.
+    std::vector<double> col_slack(n_, kInf);
+    std::vector<int> col_row(n_, 0);
+    for (int i = 0; i < n_; ++i) {
+      const double lowest = reduce_row(i);
+      cand_[i] = cheapest_columns(i, k);
+      for (int j = 0; j < n_; ++j) {
+        const double slack = reduced_[j] - lowest;
+        const bool closer = slack < col_slack[j];
+        col_slack[j] = closer ? slack : col_slack[j];
+        col_row[j] = closer ? i : col_row[j];
+      }
+    }
+    std::vector<char> covered(n_, 0);
+    for (const auto& edges : cand_)
+      for (const auto& e : edges) covered[e.j] = 1;
+    for (int j = 0; j < n_; ++j)
+      if (!covered[j]) cand_[col_row[j]].push_back({j, c_(col_row[j], j)});
   }
 
   // The optimal assignment, or none when the sparse graph has no augmenting path.
@@ -223,21 +242,24 @@ class CandidateLap {
     return r.minCoeff();
   }
 
-  // The k columns of row i with the smallest reduced cost, cheapest first: one pass
-  // keeping a sorted list, the bar (the list's last cost once full) tested on eight
-  // columns at a time so that runs of columns above it cost one vector compare.
+  // The k columns of row i with the smallest reduced cost (reduced_ holds the row),
+  // cheapest first: one pass keeping a sorted list, the bar (the list's last cost once
+  // full) tested on eight columns at a time so that runs above it cost one vector compare.
   std::vector<Edge> cheapest_columns(int i, int k) {
-    reduce_row(i);
     k = std::min(k, n_);
-    std::vector<std::pair<double, int>> best;
-    best.reserve(k + 1);
+    std::vector<double> cost;  // sorted, at most k, with their columns
+    std::vector<int> cols;
+    cost.reserve(k + 1), cols.reserve(k + 1);
     double bar = kInf;
     auto offer = [&](int j) {
       const double r = reduced_[j];
       if (!(r < bar)) return;
-      best.insert(std::upper_bound(best.begin(), best.end(), std::make_pair(r, j)), {r, j});
-      if (static_cast<int>(best.size()) > k) best.pop_back();
-      if (static_cast<int>(best.size()) == k) bar = best.back().first;
+      int at = static_cast<int>(cost.size());
+      cost.push_back(r), cols.push_back(j);
+      for (; at > 0 && cost[at - 1] > r; --at) cost[at] = cost[at - 1], cols[at] = cols[at - 1];
+      cost[at] = r, cols[at] = j;
+      if (static_cast<int>(cost.size()) > k) cost.pop_back(), cols.pop_back();
+      if (static_cast<int>(cost.size()) == k) bar = cost.back();
     };
     constexpr int kLanes = 8;
     int j0 = 0;
@@ -248,9 +270,10 @@ class CandidateLap {
         for (int t = 0; t < kLanes; ++t) offer(j0 + t);
     }
     for (; j0 < n_; ++j0) offer(j0);
-    std::vector<Edge> cols;
-    for (const auto& [r, j] : best) cols.push_back({j, c_(i, j)});
-    return cols;
+    std::vector<Edge> edges;
+    edges.reserve(cols.size() + 1);
+    for (int j : cols) edges.push_back({j, c_(i, j)});
+    return edges;
   }
 
   std::vector<int> greedy() {
