@@ -13,7 +13,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 suites=(test_data test_model test_learn test_ode test_spice test_circuit test_spice_workers test_bad_input
         test_conventions test_characterize test_chip_backend)
 fuzz=(fuzz_netlist fuzz_run_config fuzz_device_model fuzz_npy fuzz_model_dir)
+# Unity build and line tables only (-g1: the reports' stack traces keep file and line).
 cmake -S "$here" -B "$here/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEQSIM_SANITIZE=address,undefined \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 \
       ${CMAKE_CXX_COMPILER_LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=$CMAKE_CXX_COMPILER_LAUNCHER} >/dev/null
 cmake --build "$here/build-asan" -j2 --target eqsim eqsim-spice-worker "${suites[@]}" "${fuzz[@]}"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
