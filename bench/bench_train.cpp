@@ -133,6 +133,13 @@ int main(int argc, char** argv) {
     std::printf("   EP gradient (%d free + 2x%d nudged sweeps, products), %s: %.1f ms (one thread %.1f ms)\n", kFreeSweeps,
                 kNudgedSweeps, model::to_string(p).c_str(), 1e3 * t, 1e3 * t1);
   }
+  {
+    auto g = ep_options(model::Precision::float32);
+    g.estimator = learn::Estimator::exact;
+    g.adjoint.rel_tol = 1e-6;
+    const double t = median_seconds(5, [&] { learn::flow_gradient(net, batch, g); });
+    std::printf("   exact gradient (%d free sweeps float32, adjoint to rel_tol 1e-6): %.1f ms\n", kFreeSweeps, 1e3 * t);
+  }
   topt.pairing = learn::Pairing::ot;
   learn::FlowBatchSampler ot(digits.images, topt);
   long drawn = 1;

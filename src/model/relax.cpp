@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "model/kernels.hpp"
+
 namespace eqsim::model {
 
 Precision precision_from_string(const std::string& s) {
@@ -20,29 +22,10 @@ std::string to_string(Precision p) { return p == Precision::float32 ? "float32" 
 
 namespace {
 
-template <class T>
-using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
-template <class T>
-using Mats = std::vector<Mat<T>>;
-
-// The parameters in precision T: the network's own doubles, or a float copy.
-template <class T>
-class Params {
- public:
-  explicit Params(const Network& net) {
-    if constexpr (std::is_same_v<T, double>) {
-      p_ = &net.params();
-    } else {
-      for (const auto& x : net.params()) copy_.push_back(x.cast<T>());
-      p_ = &copy_;
-    }
-  }
-  const Mat<T>& operator[](int i) const { return (*p_)[i]; }
-
- private:
-  const Mats<T>* p_ = nullptr;
-  Mats<T> copy_;
-};
+using kernels::Mat;
+using kernels::Mats;
+using kernels::Params;
+using kernels::coupling_input_into;
 
 // a = rho(u). For doubles tanh(u) = 1 - 2/(e^{2u} + 1): Eigen vectorises exp for doubles
 // (not tanh), ~12x faster; absolute error < 1e-14. Clamping at |u| = 20 (tanh = +-1 to
@@ -53,28 +36,6 @@ void set_output(Activation act, const Mat<T>& u, Mat<T>& a) {
   if (act == Activation::identity) a = u;
   else if constexpr (std::is_same_v<T, double>) a = (1.0 - 2.0 / ((2.0 * u.array().min(20.0).max(-20.0)).exp() + 1.0)).matrix();
   else a = u.array().tanh().matrix();
-}
-
-// in = coupling currents into module m from outputs x (in is resized and overwritten).
-template <class T>
-void coupling_input_into(const Network& net, const Params<T>& P, const Mats<T>& x, int m, Mat<T>& in) {
-  in.setZero(net.size(m), x[m].cols());
-  const auto& cs = net.spec().couplings;
-  for (int c = 0; c < static_cast<int>(cs.size()); ++c) {
-    const auto& cp = cs[c];
-    if (cp.p != m && cp.q != m) continue;
-    const Mat<T>& w = P[net.w_index(c)];
-    if (cp.p == cp.q) {  // intra-module, W symmetric
-      in.noalias() += w * x[m];
-    } else if (cp.kind == CouplingKind::dense) {
-      if (cp.p == m) in.noalias() += w * x[cp.q];
-      else in.noalias() += w.transpose() * x[cp.p];
-    } else {  // bilinear: U V^T a_q into p, V U^T a_p into q, through r projections
-      const Mat<T>& v = P[net.v_index(c)];
-      if (cp.p == m) in.noalias() += w * (v.transpose() * x[cp.q]);
-      else in.noalias() += v * (w.transpose() * x[cp.p]);
-    }
-  }
 }
 
 // in = b_m (+ the table column of each sample) + coupling currents into module m.
