@@ -55,10 +55,20 @@ struct ChipMetrics {
   double get(const std::string& metric) const;
 };
 
+// Wall time of a chip evaluation's stages (a benchmark's breakdown; never in results).
+struct ChipSeconds {
+  double training = 0;   // in-situ EP steps on the chip
+  double gradient = 0;   // the chip's EP gradient and the ideal network's exact one
+  double settle = 0;     // equilibrium error and settling time
+  double sampling = 0;   // the chip's samples and their quality
+  double total() const { return training + gradient + settle + sampling; }
+};
+
 struct ChipResult {
   unsigned long long mismatch_seed = 0;
   bool has_deploy = false, has_insitu = false;
   ChipMetrics deploy, insitu;
+  ChipSeconds seconds_deploy, seconds_insitu;
 };
 
 // The mismatch seed of chip k: `eqsim netlist --mismatch-seed S --relative-mismatch SIGMA`
