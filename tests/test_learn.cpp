@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <numeric>
 #include <random>
@@ -79,6 +81,36 @@ TEST_CASE("OT pairing shortens the flow paths of a real digits batch") {
   const auto ot = learn::FlowBatchSampler(digits.images, opt).draw(1);
   CHECK(ot.u_t.squaredNorm() < 0.9 * random.u_t.squaredNorm());  // measured ~0.81 at B = 300
   CHECK(ot.t == random.t);  // same draws, only the pairing differs
+}
+
+TEST_CASE("training gives the same parameters, bit for bit, on one thread and on two (float32, OT, several chunks)") {
+  const auto digits = data::load_digits();
+  learn::TrainOptions opt;
+  opt.batch_size = 400;  // three column chunks
+  opt.steps = 3;
+  learn::GradientOptions g;
+  g.free_relax = {model::RelaxMethod::block, 20, 0.1, 0, 0, 0, model::Precision::float32};
+  g.nudged_relax = {model::RelaxMethod::block, 10, 0.1, 0, 0, 0, model::Precision::float32};
+  auto train_with = [&](int threads) {
+    omp_set_num_threads(threads);
+    model::Network net(model::floweqprop_spec());
+    net.init_xavier(0.5, 0);
+    learn::EnergyLearner learner(net, g, opt.adam);
+    learn::FlowBatchSampler sampler(digits.images, opt);
+    learn::train(learner, [&](long step) { return sampler.draw(step); }, opt, 0, {});
+    return net.params();
+  };
+  const int before = omp_get_max_threads(), eigen_before = Eigen::nbThreads();
+  Eigen::setNbThreads(1);  // as the binaries run it (parallel work in column chunks)
+  const auto one = train_with(1), two = train_with(2);
+  omp_set_num_threads(before);
+  Eigen::setNbThreads(eigen_before);
+  model::Network fresh(model::floweqprop_spec());
+  fresh.init_xavier(0.5, 0);
+  for (size_t p = 0; p < one.size(); ++p) {
+    CHECK(one[p] == two[p]);
+    CHECK(one[p] != fresh.params()[p]);  // the steps changed every parameter array
+  }
 }
 
 TEST_CASE("MLP baseline: same size as FlowEqProp (within 5 %), gradient matches finite differences") {

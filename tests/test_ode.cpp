@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <random>
 #include <string>
 
 #include "backend/analysis.hpp"
@@ -57,6 +58,11 @@ TEST_CASE("ode: hand-written reference netlists reach their known answers") {
   CHECK(pair.status == backend::Status::settled);
   CHECK(std::abs(node_value(pair, "a") - 0.063810005) < 1e-7);
   CHECK(std::abs(node_value(pair, "b") - 0.045088361) < 1e-7);
+  const auto offsets = backend::ode::OdeBackend().relax(circuit::read_netlist(netlist_path("tanh_offsets.cir")), opt);
+  CHECK(offsets.status == backend::Status::settled);
+  CHECK(std::abs(node_value(offsets, "a") - -0.012375178) < 1e-7);
+  CHECK(std::abs(node_value(offsets, "b") - -0.005608684) < 1e-7);
+  CHECK(std::abs(node_value(offsets, "c") - 0.025908159) < 1e-7);
 }
 
 TEST_CASE("ode: thermal noise on an RC node has variance kT/C") {
@@ -141,4 +147,37 @@ TEST_CASE("ode: supply current and energy come from the named supply") {
   const auto s = backend::ode::OdeBackend().relax(c, opt);
   CHECK(s.supply_current_final_A == doctest::Approx(3e-6));
   CHECK(s.supply_energy_J == doctest::Approx(1.2 * 3e-6 * 10e-9));
+}
+
+TEST_CASE("ode: offset transconductors equal the direct tanh to rounding, in every column") {
+  // 40 nodes, each driven by 6 devices from other nodes, offsets over the fast range (|offset| <= 0.5
+  // scale) and a few beyond it, floating and grounded; the same circuit with every device written
+  // `expr+0` (not the canonical form) goes through the expression tree: libm tanh per device.
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> unit(-1, 1);
+  const int n = 40;
+  std::string passive, fast, direct;
+  for (int i = 0; i < n; ++i) {
+    const std::string node = "n" + std::to_string(i);
+    passive += "R" + node + " " + node + " 0 1meg\nC" + node + " " + node + " 0 10f\n";
+    for (int d = 0; d < 6; ++d) {
+      const double offset_V = (d == 5 ? 0.2 : 0.05) * unit(rng), gain_A = 1e-7 * unit(rng);
+      const std::string terminals = d % 2 ? node + " 0" : d == 2 ? node + " n" + std::to_string((i + 7) % n) : "0 " + node;
+      const std::string line = "B" + node + "_" + std::to_string(d) + " " + terminals + " I=" + circuit::format_number(gain_A) +
+                               "*tanh((V(n" + std::to_string((i + 1 + 3 * d) % n) + ")-" + circuit::format_number(offset_V) + ")/0.1)";
+      fast += line + "\n";
+      direct += line + "+0\n";
+    }
+  }
+  const backend::ode::OdeSystem sys_fast(circuit::parse_netlist("* fast\n" + passive + fast + ".end\n", "fast.cir"));
+  const backend::ode::OdeSystem sys_direct(circuit::parse_netlist("* direct\n" + passive + direct + ".end\n", "direct.cir"));
+  REQUIRE(sys_fast.node_names() == sys_direct.node_names());
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Random(n, 5), vf(0, 5);  // up to 10 input scales: saturated devices too
+  Eigen::MatrixXd d_fast(n, 5), d_direct(n, 5);
+  sys_fast.derivative(x, vf, d_fast);
+  sys_direct.derivative(x, vf, d_direct);
+  const double err = (d_fast - d_direct).cwiseAbs().maxCoeff(), scale = d_direct.cwiseAbs().maxCoeff();
+  MESSAGE("max |dV/dt fast - direct| = " << err << " V/s of " << scale);
+  CHECK(scale > 1e6);
+  CHECK(err < 1e-14 * scale);
 }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -9,6 +10,9 @@
 #include "backend/ode/ode_backend.hpp"
 #include "backend/spice/spice_backend.hpp"
 #include "circuit/netlist.hpp"
+#include "circuit/netlister.hpp"
+#include "config/device_model_yaml.hpp"
+#include "helpers.hpp"
 
 using namespace eqsim;
 
@@ -60,6 +64,69 @@ TEST_CASE("spice and ode agree within 1e-3 v_unit on every netlist in netlists/"
     ++checked;
   }
   CHECK(checked >= 3);
+}
+
+namespace {
+
+// The element names of a deck (first word of every element line), lower-case.
+std::vector<std::string> element_names(const std::vector<std::string>& deck) {
+  std::vector<std::string> names;
+  for (size_t i = 1; i < deck.size(); ++i)
+    if (!deck[i].empty() && deck[i][0] != '.' && deck[i][0] != '*') names.push_back(circuit::lower_case(deck[i].substr(0, deck[i].find(' '))));
+  return names;
+}
+
+long count_b_sources(const std::vector<std::string>& deck) {
+  const auto names = element_names(deck);
+  return std::count_if(names.begin(), names.end(), [](const std::string& n) { return n[0] == 'b'; });
+}
+
+}  // namespace
+
+TEST_CASE("spice: the compiled deck relaxes to the as-written deck's answer with one B-source per tanh input") {
+  const auto dm = config::load_device_model(std::string(EQSIM_SOURCE_DIR) + "/device_models/generic-65nm.yaml");
+  struct Case {
+    circuit::Circuit c;
+    long b_sources = -1;     // expected in the compiled deck (-1: at most as written)
+    double sample_dt_s = 0;  // RelaxOptions::sample_dt_s
+  };
+  std::vector<Case> cases;
+  for (const auto& f : std::filesystem::directory_iterator(netlist_dir()))
+    if (f.path().extension() == ".cir") cases.push_back({circuit::read_netlist(f.path().string())});
+  // Names the compiled deck would like to use are taken: its own must differ from them.
+  cases.push_back({circuit::parse_netlist("* taken names\nRa a 0 1meg\nCa a 0 10f\nRb tanh_a 0 1meg\nCb tanh_a 0 10f\n"
+                                          "B1 0 tanh_a I=5e-8*tanh(V(a)/0.1)\nG1 tanh_a 0 a 0 1e-7\nI1 0 a DC 3e-8\n"
+                                          "Btanh_a 0 a I=-2e-8*(V(tanh_a)-0.01)\nRtanh_a a 0 2meg\n.tran 1n 1u uic\n.end\n",
+                                          "taken.cir"),
+                   1});
+  const auto net = testing::small_network(8);  // bilinear: projection nodes, identity inputs
+  circuit::NetlistOptions nopt;
+  nopt.spring_target = Eigen::VectorXd::LinSpaced(6, -0.9, 0.8);
+  const double coarse_dt_s = circuit::tau_s(dm) / 4;  // output grid of 800 points over the 200 tau
+  cases.push_back({circuit::build_circuit(net, dm, nopt), net.size(1) + net.size(2), coarse_dt_s});  // one per h1, h2 unit
+  nopt.mismatch_seed = 5;  // offsets on tanh and identity inputs
+  cases.push_back({circuit::build_circuit(net, circuit::with_relative_mismatch(dm, 0.05), nopt), -1, coarse_dt_s});
+  backend::RelaxOptions opt;
+  opt.settle_tol_V = 1e-6;
+  opt.stop_when_settled = false;
+  backend::spice::SpiceBackend compiled, written({}, backend::spice::DeckForm::as_written);
+  for (const auto& [c, b_sources, sample_dt_s] : cases) {
+    CAPTURE(c.title);
+    opt.sample_dt_s = sample_dt_s;
+    const auto deck = backend::spice::spice_deck(c, opt), as_written = backend::spice::spice_deck(c, opt, backend::spice::DeckForm::as_written);
+    auto names = element_names(deck);
+    std::sort(names.begin(), names.end());
+    CHECK(std::adjacent_find(names.begin(), names.end()) == names.end());
+    CHECK(count_b_sources(deck) <= count_b_sources(as_written));
+    if (b_sources >= 0) CHECK(count_b_sources(deck) == b_sources);
+    const auto a = compiled.relax(c, opt), b = written.relax(c, opt);
+    REQUIRE_MESSAGE(a.status == backend::Status::settled, a.message);
+    REQUIRE_MESSAGE(b.status == backend::Status::settled, b.message);
+    MESSAGE(c.title << ": " << count_b_sources(deck) << " B-sources (as written " << count_b_sources(as_written)
+                    << "), max |V_compiled - V_as_written| = " << max_difference(a, b) << " V");
+    CHECK(max_difference(a, b) < 1e-9);
+    CHECK(std::abs(a.supply_current_final_A - b.supply_current_final_A) <= 1e-9 * std::abs(b.supply_current_final_A));
+  }
 }
 
 // A bank of 40 independent RC nodes (1 MOhm, 1 fF: tau = 1 ns) and the options of a noisy run at 300 K.

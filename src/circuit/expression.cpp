@@ -1,5 +1,7 @@
 #include "circuit/expression.hpp"
 
+#include "circuit/circuit.hpp"
+
 #include <cctype>
 #include <charconv>
 #include <stdexcept>
@@ -8,13 +10,8 @@ namespace eqsim::circuit {
 
 namespace {
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 double scale_of(const std::string& suffix_raw) {
-  const std::string s = lower(suffix_raw);
+  const std::string s = lower_case(suffix_raw);
   if (s.empty()) return 1;
   if (s.rfind("meg", 0) == 0) return 1e6;
   if (s.rfind("mil", 0) == 0) return 25.4e-6;
@@ -126,7 +123,7 @@ class Parser {
                               s_[i_] == '.' || s_[i_] == '#' || s_[i_] == ':' || s_[i_] == '[' || s_[i_] == ']'))
       ++i_;
     if (i_ == start) fail("expected a name");
-    return lower(s_.substr(start, i_ - start));
+    return lower_case(s_.substr(start, i_ - start));
   }
   Expr voltage() {
     Expr e;

@@ -16,11 +16,6 @@ namespace eqsim::circuit {
 
 namespace {
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // The white space split() separates words by (std::isspace in the C locale).
 constexpr const char* kSpace = " \t\n\v\f\r";
 
@@ -87,7 +82,7 @@ std::vector<Logical> logical_lines(const std::string& text, Circuit& c) {
     }
     std::string s = trim(raw);
     if (s.rfind("*", 0) == 0) {
-      const std::string body = lower(trim(s.substr(1)));
+      const std::string body = lower_case(trim(s.substr(1)));
       if (body.rfind("eqsim: noise_gamma=", 0) == 0) c.noise_gamma = header_number("noise_gamma", body.substr(19), c, n);
       if (body.rfind("eqsim: supply=", 0) == 0) c.supply = trim(body.substr(14));
       c.header.push_back(trim(s.substr(1)));
@@ -128,7 +123,7 @@ class LineParser {
 
  private:
   bool directive(const std::vector<std::string>& t) {
-    const std::string d = lower(t[0]);
+    const std::string d = lower_case(t[0]);
     if (d == ".end") return false;
     if (d == ".tran") tran(t);
     else if (d == ".ic") initial(t);
@@ -158,7 +153,7 @@ class LineParser {
   }
   void initial(const std::vector<std::string>& t) {
     for (size_t i = 1; i < t.size(); ++i) {
-      const std::string w = lower(t[i]);
+      const std::string w = lower_case(t[i]);
       const auto eq = w.find(")=");
       if (w.rfind("v(", 0) != 0 || eq == std::string::npos) fail("expected V(node)=value, got '" + t[i] + "'");
       const std::string node = w.substr(2, eq - 2);
@@ -178,8 +173,8 @@ class LineParser {
     if (kind == 'b') return bsource(s, std::move(e));
     if (kind == 'x') return instance(t, std::move(e));
     need(t, 4, "NAME N+ N- VALUE");
-    e.n_plus = lower(t[1]);
-    e.n_minus = lower(t[2]);
+    e.n_plus = lower_case(t[1]);
+    e.n_minus = lower_case(t[2]);
     switch (kind) {
       case 'r': passive(e, ElementKind::resistor, t, "resistance"); break;
       case 'c': passive(e, ElementKind::capacitor, t, "capacitance"); break;
@@ -196,7 +191,7 @@ class LineParser {
     if (e.value < 0) fail("negative " + what + " " + t[3] + " in " + e.name);
     if (e.value == 0) fail("zero " + what + " in " + e.name);
     for (size_t i = 4; i < t.size(); ++i) {
-      const std::string w = lower(t[i]);
+      const std::string w = lower_case(t[i]);
       if (k == ElementKind::capacitor && w.rfind("ic=", 0) == 0) e.ic_V = number(w.substr(3), "IC");
       else fail("unsupported parameter '" + t[i] + "' on " + e.name);
     }
@@ -204,7 +199,7 @@ class LineParser {
   void source(Element& e, ElementKind k, const std::vector<std::string>& t) {
     e.kind = k;
     size_t i = 3;
-    if (lower(t[i]) == "dc") ++i;
+    if (lower_case(t[i]) == "dc") ++i;
     if (i >= t.size()) fail("missing DC value on " + e.name);
     e.value = number(t[i], "source value");
     if (i + 1 != t.size()) fail("only DC sources are supported ('" + t[i + 1] + "' on " + e.name + ")");
@@ -212,8 +207,8 @@ class LineParser {
   void vccs(Element& e, const std::vector<std::string>& t) {
     need(t, 6, "GNAME N+ N- NC+ NC- TRANSCONDUCTANCE");
     e.kind = ElementKind::vccs;
-    e.c_plus = lower(t[3]);
-    e.c_minus = lower(t[4]);
+    e.c_plus = lower_case(t[3]);
+    e.c_minus = lower_case(t[4]);
     e.value = number(t[5], "transconductance");
     if (t.size() > 6) fail("unsupported parameter '" + t[6] + "' on " + e.name);
   }
@@ -222,16 +217,16 @@ class LineParser {
     for (const auto& w : t)
       if (w.find('=') != std::string::npos) fail("unsupported parameter '" + w + "' on " + e.name);
     e.kind = ElementKind::subckt;
-    for (size_t i = 1; i + 1 < t.size(); ++i) e.pins.push_back(lower(t[i]));
-    e.subckt_name = lower(t.back());
+    for (size_t i = 1; i + 1 < t.size(); ++i) e.pins.push_back(lower_case(t[i]));
+    e.subckt_name = lower_case(t.back());
     c_.elements.push_back(std::move(e));
   }
   void bsource(const std::string& s, Element e) {
     auto t = split(s);
     need(t, 4, "BNAME N+ N- I=EXPRESSION");
     e.kind = ElementKind::bsource;
-    e.n_plus = lower(t[1]);
-    e.n_minus = lower(t[2]);
+    e.n_plus = lower_case(t[1]);
+    e.n_minus = lower_case(t[2]);
     // The expression is everything after "I=" (it may contain spaces).
     const std::string rest = trim(after_words(s, 3));
     if (rest.size() < 2 || std::tolower(static_cast<unsigned char>(rest[0])) != 'i' || rest[1] != '=')
@@ -259,7 +254,7 @@ Circuit parse_netlist(const std::string& text, const std::string& source) {
   std::set<std::string> names;
   int subckt_line = 0;  // inside .subckt ... .ends: its first line
   for (const auto& l : logical_lines(text, c)) {
-    const std::string d = lower(split(l.text)[0]);
+    const std::string d = lower_case(split(l.text)[0]);
     if (subckt_line || d == ".subckt") {
       c.library.push_back(l.text);
       subckt_line = d == ".ends" ? 0 : (subckt_line ? subckt_line : l.line);
@@ -268,7 +263,7 @@ Circuit parse_netlist(const std::string& text, const std::string& source) {
     LineParser p(c, l);
     const size_t before = c.elements.size();
     if (!p.parse()) break;
-    if (c.elements.size() > before && !names.insert(lower(c.elements.back().name)).second)
+    if (c.elements.size() > before && !names.insert(lower_case(c.elements.back().name)).second)
       p.fail("duplicate element name '" + c.elements.back().name + "'");
   }
   if (subckt_line) throw InputError(source, "line " + std::to_string(subckt_line), ".subckt without .ends");

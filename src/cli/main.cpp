@@ -13,6 +13,7 @@
 #include "study/outcome.hpp"
 #include "study/run.hpp"
 #include "data/error.hpp"
+#include "model/allocator.hpp"
 
 namespace {
 
@@ -55,6 +56,7 @@ int run_command_line(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Eigen::setNbThreads(1);  // parallel work runs in column chunks (model::column_chunks)
+  eqsim::model::keep_freed_memory();
   if (!eqsim::study::mpi::launched_by_mpi()) return run_command_line(argc, argv);
   eqsim::study::mpi::Session mpi(argc, argv);
   if (mpi.rank() > 0)

@@ -87,7 +87,8 @@ void emit_relax(YAML::Emitter& out, const std::string& key, const model::RelaxOp
   out << YAML::Key << key << YAML::Value << YAML::BeginMap << YAML::Key << "method" << YAML::Value
       << (o.method == model::RelaxMethod::block ? "block" : "euler") << YAML::Key << "steps" << YAML::Value << o.max_steps
       << YAML::Key << "dt" << YAML::Value << o.dt << YAML::Key << "tol" << YAML::Value << o.tol << YAML::Key
-      << "temperature" << YAML::Value << o.temperature << YAML::EndMap;
+      << "temperature" << YAML::Value << o.temperature << YAML::Key << "precision" << YAML::Value
+      << model::to_string(o.precision) << YAML::EndMap;
 }
 
 std::string training_yaml(const learn::TrainingRecord& t) {
@@ -121,6 +122,11 @@ model::RelaxOptions read_record_relax(YamlReader& r, const std::string& key) {
   o.dt = r.require<double>(key + ".dt");
   o.tol = r.require<double>(key + ".tol");
   o.temperature = r.require<double>(key + ".temperature");
+  try {  // records written before float32 relaxations have no precision: they ran in float64
+    o.precision = model::precision_from_string(r.get<std::string>(key + ".precision", "float64"));
+  } catch (const std::invalid_argument& e) {
+    throw InputError(r.file(), key + ".precision", e.what());
+  }
   return o;
 }
 

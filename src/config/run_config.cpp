@@ -36,6 +36,8 @@ model::RelaxOptions read_relax(YamlReader& r, const std::string& prefix, model::
   d.dt = r.get<double>(prefix + ".dt", d.dt);
   d.tol = r.get<double>(prefix + ".tol", d.tol);
   d.temperature = r.get<double>(prefix + ".temperature", d.temperature);
+  d.precision = parse_enum(r.file(), prefix + ".precision", r.get<std::string>(prefix + ".precision", model::to_string(d.precision)),
+                           model::precision_from_string);
   if (d.temperature < 0) throw InputError(r.file(), prefix + ".temperature", "must be >= 0");
   if (d.temperature > 0 && d.method == model::RelaxMethod::block)
     throw InputError(r.file(), prefix + ".temperature", "needs method: euler (Langevin); block sweeps are deterministic");

@@ -70,22 +70,22 @@ GradientResult flow_gradient(const model::Network& net, const FlowBatch& b, cons
     r.grad = model::implicit_param_grad(net, free, r.free_state, lambda);
     return r;
   }
-  auto nudged_grad = [&](double beta) {
+  auto nudged_state = [&](double beta) {
     model::State s = r.free_state;
-    const model::Clamp clamp = nudged_clamp(net, b, beta);
     model::RelaxOptions ro = opt.nudged_relax;
     ro.noise_seed = b.noise_seed + (beta > 0 ? 1 : 2);
-    model::relax_with(opt.relaxer, net, clamp, s, ro);
-    return model::energy_param_grad(net, clamp, s);
+    model::relax_with(opt.relaxer, net, nudged_clamp(net, b, beta), s, ro);
+    return s;
   };
+  // The estimators' differences of local products are formed from state differences
+  // (model::energy_param_grad_difference), accurate in float32 relaxations too.
   const double beta = opt.beta;
+  const model::State plus = nudged_state(beta);
   if (opt.estimator == Estimator::symmetric) {
-    r.grad = nudged_grad(beta);
-    model::axpy(-1.0, nudged_grad(-beta), r.grad);
+    r.grad = model::energy_param_grad_difference(net, free, plus, nudged_state(-beta));
     for (auto& p : r.grad) p /= 2 * beta;
   } else {
-    r.grad = nudged_grad(beta);
-    model::axpy(-1.0, model::energy_param_grad(net, free, r.free_state), r.grad);
+    r.grad = model::energy_param_grad_difference(net, free, plus, r.free_state);
     for (auto& p : r.grad) p /= beta;
   }
   return r;

@@ -1,8 +1,10 @@
 #include "learn/trainer.hpp"
 
+#include <omp.h>
+
 #include <chrono>
 #include <cmath>
-#include <future>
+#include <exception>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -100,23 +102,59 @@ StepRecord EnergyLearner::learn(const FlowBatch& batch) {
   return rec;
 }
 
+namespace {
+
+// Draws the batch of `step` into *next as a task of the enclosing parallel region (an
+// exception is kept in *error for the loop to rethrow).
+void draw_as_task(const BatchSource* batches, long step, FlowBatch* next, std::exception_ptr* error) {
+#pragma omp task firstprivate(batches, step, next, error)
+  try {
+    *next = (*batches)(step);
+  } catch (...) {
+    *error = std::current_exception();
+  }
+}
+
+}  // namespace
+
 void train(Learner& learner, const BatchSource& batches, const TrainOptions& opt, long first_step,
            const TrainHooks& hooks) {
-  // The next batch (its OT pairing is single-threaded work) is drawn on a second
-  // thread while this step's relaxations run; batches depend only on (seed, step).
-  std::future<FlowBatch> next;
-  if (first_step < opt.steps) next = std::async(std::launch::async, [&] { return batches(first_step + 1); });
-  for (long step = first_step + 1; step <= opt.steps; ++step) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const FlowBatch batch = next.get();
-    if (step < opt.steps) next = std::async(std::launch::async, [&batches, step] { return batches(step + 1); });
-    StepRecord rec = learner.learn(batch);
-    rec.step = step;
-    rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (hooks.on_step) hooks.on_step(rec);
-    const bool at_checkpoint = hooks.checkpoint_every > 0 && step % hooks.checkpoint_every == 0;
-    if (hooks.on_checkpoint && (at_checkpoint || step == opt.steps)) hooks.on_checkpoint(step);
+  if (first_step >= opt.steps) return;
+  // One parallel region for the whole loop: the next batch (its OT pairing is serial work)
+  // is a task that one thread takes while the others run this step's relaxation chunks,
+  // which model::for_each_chunk makes tasks too, so that thread joins them once the batch
+  // is drawn. No third thread shares the cores, none spins while the pairing waits for one.
+  // Relaxers with parallel loops of their own (a chip's circuit) get a nested team.
+  const int levels = omp_get_max_active_levels();
+  omp_set_max_active_levels(std::max(levels, 2));
+  std::exception_ptr failure;
+#pragma omp parallel
+#pragma omp single
+  {
+    FlowBatch next;
+    std::exception_ptr draw_failure;
+    draw_as_task(&batches, first_step + 1, &next, &draw_failure);
+    try {
+      for (long step = first_step + 1; step <= opt.steps; ++step) {
+        const auto t0 = std::chrono::steady_clock::now();
+#pragma omp taskwait
+        if (draw_failure) std::rethrow_exception(draw_failure);
+        const FlowBatch batch = std::move(next);
+        if (step < opt.steps) draw_as_task(&batches, step + 1, &next, &draw_failure);
+        StepRecord rec = learner.learn(batch);
+        rec.step = step;
+        rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (hooks.on_step) hooks.on_step(rec);
+        const bool at_checkpoint = hooks.checkpoint_every > 0 && step % hooks.checkpoint_every == 0;
+        if (hooks.on_checkpoint && (at_checkpoint || step == opt.steps)) hooks.on_checkpoint(step);
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+#pragma omp taskwait
   }
+  omp_set_max_active_levels(levels);
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace eqsim::learn

@@ -82,8 +82,9 @@ struct TrainHooks {
 // The batch of a step; called for increasing steps from one thread at a time.
 using BatchSource = std::function<FlowBatch(long step)>;
 
-// Runs steps first_step+1 .. opt.steps, drawing each step's batch on a second thread
-// while the previous step learns.
+// Runs steps first_step+1 .. opt.steps, drawing each step's batch while the previous
+// step learns (an OpenMP task beside the step's relaxation chunks). Exceptions from the
+// batches, the learner or the hooks propagate.
 void train(Learner& learner, const BatchSource& batches, const TrainOptions& opt, long first_step,
            const TrainHooks& hooks);
 

@@ -26,15 +26,20 @@ Eigen::RowVectorXd col_dot(const std::vector<Eigen::MatrixXd>& x, const std::vec
   return r;
 }
 
-}  // namespace
-
-std::vector<Eigen::MatrixXd> hessian_apply(const Network& net, const Clamp& clamp, const State& s,
+// H p, given H's diagonal d.
+std::vector<Eigen::MatrixXd> apply_hessian(const Network& net, const std::vector<Eigen::MatrixXd>& d,
                                            const std::vector<Eigen::MatrixXd>& p) {
-  const auto d = hessian_diagonal(net, clamp, s);
   std::vector<Eigen::MatrixXd> hp(net.module_count());
   for (int m = 0; m < net.module_count(); ++m)
     hp[m] = (d[m].array() * p[m].array()).matrix() - coupling_input(net, p, m);
   return hp;
+}
+
+}  // namespace
+
+std::vector<Eigen::MatrixXd> hessian_apply(const Network& net, const Clamp& clamp, const State& s,
+                                           const std::vector<Eigen::MatrixXd>& p) {
+  return apply_hessian(net, hessian_diagonal(net, clamp, s), p);
 }
 
 namespace {
@@ -61,7 +66,7 @@ AdjointSummary solve_adjoint_columns(const Network& net, const Clamp& clamp, con
       sum.converged = true;
       break;
     }
-    const auto hp = hessian_apply(net, clamp, s, p);
+    const auto hp = apply_hessian(net, d, p);
     const Eigen::RowVectorXd php = col_dot(p, hp);
     const Eigen::RowVectorXd step = (php.array().abs() > 0).select(rz.array() / php.array(), 0.0);
     for (int m = 0; m < M; ++m) {
@@ -93,13 +98,12 @@ AdjointSummary solve_adjoint(const Network& net, const Clamp& clamp, const State
   lambda.assign(net.module_count(), Eigen::MatrixXd());
   for (int m = 0; m < net.module_count(); ++m) lambda[m].resize(g[m].rows(), g[m].cols());
   std::vector<AdjointSummary> sums(chunks.size());
-#pragma omp parallel for schedule(dynamic)
-  for (size_t k = 0; k < chunks.size(); ++k) {
+  for_each_chunk(chunks.size(), [&](size_t k) {
     const auto [c0, n] = chunks[k];
     std::vector<Eigen::MatrixXd> part;
     sums[k] = solve_adjoint_columns(net, slice(clamp, c0, n), slice(s, c0, n), slice(g, c0, n), part, opt);
     for (int m = 0; m < net.module_count(); ++m) lambda[m].middleCols(c0, n) = part[m];
-  }
+  });
   AdjointSummary sum;
   sum.converged = true;
   for (const auto& p : sums) {

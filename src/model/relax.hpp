@@ -10,6 +10,7 @@
 //    du = -dE/da dt + sqrt(2 T dt) xi, whose stationary law is exp(-E/T).
 #include <Eigen/Core>
 #include <functional>
+#include <string>
 
 #include "model/network.hpp"
 
@@ -36,6 +37,15 @@ struct Clamp {
 
 enum class RelaxMethod { block, euler };
 
+// The arithmetic of model::relax. float32 runs the same sweeps in single precision (the
+// state and the result stay double): twice the SIMD width and a vectorised tanh, about
+// 2x the speed of float64 on FlowEqProp (bench/bench_train); rounding leaves max |du|
+// at ~1e-7 of the unit scale, so a tol below ~1e-6 is never reached (converged_options
+// is float64). Physical relaxers (model::Relaxer) ignore it.
+enum class Precision { float64, float32 };
+Precision precision_from_string(const std::string& s);  // throws std::invalid_argument
+std::string to_string(Precision p);
+
 struct RelaxOptions {
   RelaxMethod method = RelaxMethod::block;
   int max_steps = 20;   // sweeps (block) or Euler steps
@@ -43,6 +53,7 @@ struct RelaxOptions {
   double tol = 0;       // stop when max |du| of one step < tol (0: run max_steps)
   double temperature = 0;             // Langevin temperature in model energy units (euler only)
   unsigned long long noise_seed = 0;  // noise stream; callers vary it per call
+  Precision precision = Precision::float64;
 };
 
 // Columns [c0, c0+n) of a state or clamp.
@@ -58,6 +69,12 @@ struct ColumnChunk {
   Eigen::Index begin, size;
 };
 std::vector<ColumnChunk> column_chunks(Eigen::Index B);
+
+// Runs body(k) for every k < count concurrently: as tasks of the enclosing parallel
+// region when called inside one (the trainer's, whose other thread draws the next batch
+// meanwhile and then joins in), else in a parallel loop of its own. Any thread may run
+// any k, so body(k) must depend on k alone; it must not throw.
+void for_each_chunk(size_t count, const std::function<void(size_t)>& body);
 
 struct RelaxSummary {
   int steps = 0;
@@ -102,5 +119,11 @@ std::vector<Eigen::MatrixXd> force(const Network& net, const Clamp& clamp, const
 
 // Mean over the batch of dE/dtheta at state s (the local products EP measures).
 ParamList energy_param_grad(const Network& net, const Clamp& clamp, const State& s);
+
+// energy_param_grad at s1 minus at s0 (same clamp levels), formed from the output
+// differences a1 - a0 (every term is linear or bilinear in the outputs:
+// x1 y1^T - x0 y0^T = (x1 - x0) m_y^T + m_x (y1 - y0)^T with m the means), so the
+// rounding error scales with the difference, not with the products it would cancel.
+ParamList energy_param_grad_difference(const Network& net, const Clamp& clamp, const State& s1, const State& s0);
 
 }  // namespace eqsim::model

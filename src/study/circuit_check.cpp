@@ -21,7 +21,7 @@ namespace eqsim::study {
 
 namespace {
 
-constexpr const char* kHeader =
+constexpr const char* kCircuitCheckHeader =
     "backend,engine,points,level,window_tau,not_settled,equilibrium_rms_vs_ideal_model,equilibrium_max_vs_ideal_model,"
     "equilibrium_max_vs_first_model,settle_time_max_s,wall_s_per_relaxation";
 
@@ -103,7 +103,7 @@ CircuitCheckSummary circuit_check(const CircuitCheckOptions& opt) {
 }
 
 std::string circuit_check_csv(const CircuitCheckSummary& s) {
-  std::string out = std::string(kHeader) + "\n";
+  std::string out = std::string(kCircuitCheckHeader) + "\n";
   for (const auto& r : s.rows)
     out += fmt::format("{},{},{},{},{:.6g},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g}\n", r.backend, r.engine, r.points, s.level, s.window_tau,
                        r.not_settled, r.equilibrium_rms_vs_ideal, r.equilibrium_max_vs_ideal, r.equilibrium_max_vs_first,
@@ -114,7 +114,7 @@ std::string circuit_check_csv(const CircuitCheckSummary& s) {
 CircuitCheckSummary read_circuit_check_csv(const std::string& path) {
   std::ifstream in(path);
   std::string line;
-  if (!std::getline(in, line) || line != kHeader) throw InputError(path, "", "not a circuit check table (header differs)");
+  if (!std::getline(in, line) || line != kCircuitCheckHeader) throw InputError(path, "", "not a circuit check table (header differs)");
   CircuitCheckSummary s;
   for (int row = 2; std::getline(in, line); ++row) {
     if (line.empty()) continue;

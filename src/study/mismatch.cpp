@@ -216,7 +216,7 @@ TaskFunction mismatch_worker(const std::string& shared) {
 
 namespace {
 
-constexpr const char* kHeader =
+constexpr const char* kMismatchHeader =
     "sigma,seed,mismatch_seed,noise,deploy_classes,deploy_min_class_fraction,deploy_confidence,deploy_frechet,"
     "insitu_classes,insitu_min_class_fraction,insitu_confidence,insitu_frechet,gradient_cosine,equilibrium_rms,"
     "settle_time_median_s,settle_time_max_s";
@@ -229,7 +229,7 @@ std::string quality_fields(const metrics::Quality& q) {
 }  // namespace
 
 std::string mismatch_csv(const std::vector<MismatchRow>& rows) {
-  std::string out = std::string(kHeader) + "\n";
+  std::string out = std::string(kMismatchHeader) + "\n";
   for (const auto& r : rows)
     out += fmt::format("{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g}\n", r.sigma, r.seed, r.mismatch_seed, r.noise ? 1 : 0,
                        quality_fields(r.deploy), quality_fields(r.insitu), r.gradient_cosine, r.equilibrium_rms,
@@ -240,7 +240,7 @@ std::string mismatch_csv(const std::vector<MismatchRow>& rows) {
 std::vector<MismatchRow> read_mismatch_csv(const std::string& path) {
   std::ifstream in(path);
   std::string line;
-  if (!std::getline(in, line) || line != kHeader) throw InputError(path, "", "not a mismatch study table (header differs)");
+  if (!std::getline(in, line) || line != kMismatchHeader) throw InputError(path, "", "not a mismatch study table (header differs)");
   std::vector<MismatchRow> rows;
   while (std::getline(in, line)) {
     if (line.empty()) continue;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "backend/analysis.hpp"
 #include "circuit/topology.hpp"
@@ -11,6 +12,10 @@ namespace eqsim::backend::ode {
 
 using circuit::ElementKind;
 using Triplets = std::vector<Eigen::Triplet<double>>;
+
+// Offset devices beyond this many input scales go to the expression evaluator: there
+// tanh(offset / scale) nears 1 and (a - t) / (1 - a t) loses digits.
+constexpr double max_offset_scales = 0.5;
 
 void LinearMap::build(Eigen::Index rows, Eigen::Index cols, const Triplets& t) {
   is_dense = rows * cols <= 2048 * 2048;
@@ -61,7 +66,7 @@ class OdeSystem::Builder {
       s_.tanh_.push_back({scale, {}});
       s_.tanh_.back().k.build(n, n, t);
     }
-    offset_map(n);
+    offset_groups();
     capacitance();
     initial_state();
   }
@@ -133,8 +138,12 @@ class OdeSystem::Builder {
       current(p, m, -t.gain * t.offset_V);
     } else if (t.offset_V == 0) {
       vccs(tanh_[t.scale_V], p, m, in, -1, t.gain);
+    } else if (std::abs(t.offset_V) <= max_offset_scales * t.scale_V) {
+      const double tanh_offset = std::tanh(t.offset_V / t.scale_V);
+      if (p >= 0) offset_entries_[t.scale_V].push_back({p, in, tanh_offset, -t.gain});
+      if (m >= 0) offset_entries_[t.scale_V].push_back({m, in, tanh_offset, t.gain});
     } else {
-      offset_devices_.push_back({p, m, in, t.gain, t.offset_V, t.scale_V});
+      s_.generic_.push_back({p, m, compile(e.expr)});
     }
   }
 
@@ -148,27 +157,31 @@ class OdeSystem::Builder {
     return c;
   }
 
-  struct OffsetDevice {
-    int plus, minus, input;
-    double gain, offset_V, scale_V;
+  // One terminal of an offset device: current coeff * tanh((v[input] - offset) / scale) into row.
+  struct OffsetEntry {
+    int row, input;
+    double tanh_offset, coeff;
   };
 
-  void offset_map(Eigen::Index n) {
-    auto& o = s_.offset_;
-    const auto D = static_cast<Eigen::Index>(offset_devices_.size());
-    o.offset_V.resize(D);
-    o.inv_scale.resize(D);
-    Triplets t;
-    for (Eigen::Index d = 0; d < D; ++d) {
-      const auto& dev = offset_devices_[static_cast<size_t>(d)];
-      o.input.push_back(dev.input);
-      o.offset_V(d) = dev.offset_V;
-      o.inv_scale(d) = 1.0 / dev.scale_V;
-      add(t, dev.plus, static_cast<int>(d), -dev.gain);
-      add(t, dev.minus, static_cast<int>(d), dev.gain);
+  // Per scale: the entries sorted by (row, input), cut into runs of consecutive inputs.
+  void offset_groups() {
+    for (auto& [scale, entries] : offset_entries_) {
+      std::sort(entries.begin(), entries.end(),
+                [](const OffsetEntry& a, const OffsetEntry& b) { return std::tie(a.row, a.input) < std::tie(b.row, b.input); });
+      OffsetGroup g;
+      g.inv_scale = 1 / scale;
+      const auto E = static_cast<Eigen::Index>(entries.size());
+      g.t.resize(E), g.coeff.resize(E);
+      for (Eigen::Index k = 0; k < E; ++k) {
+        const auto& e = entries[static_cast<size_t>(k)];
+        g.t(k) = e.tanh_offset, g.coeff(k) = e.coeff;
+        const bool continues = k > 0 && e.row == g.run_row.back() && e.input == entries[static_cast<size_t>(k) - 1].input + 1;
+        if (continues) continue;
+        g.run_row.push_back(e.row), g.run_input.push_back(e.input), g.run_first.push_back(static_cast<int>(k));
+      }
+      g.run_first.push_back(static_cast<int>(E));
+      s_.offset_.push_back(std::move(g));
     }
-    o.out.resize(n, D);
-    o.out.setFromTriplets(t.begin(), t.end());
   }
 
   struct Cap {
@@ -254,7 +267,7 @@ class OdeSystem::Builder {
   Triplets lin_;
   std::map<double, Triplets> tanh_;
   std::vector<Cap> caps_;
-  std::vector<OffsetDevice> offset_devices_;
+  std::map<double, std::vector<OffsetEntry>> offset_entries_;
 };
 
 OdeSystem::OdeSystem(const circuit::Circuit& c) {
@@ -286,20 +299,34 @@ Eigen::MatrixXd OdeSystem::injection(Eigen::Index first, Eigen::Index count, con
   Eigen::MatrixXd i = constant_.segment(first, count).replicate(1, v.cols());
   lin_.apply(first, v, i);
   for (const auto& g : tanh_) g.k.apply(first, (v / g.scale_V).array().tanh().matrix(), i);
+  add_offset_devices(first, v, i);
   auto deposit = [&](int row, double sign, const Eigen::RowVectorXd& cur) {
     if (row >= first && row < first + count) i.row(row - first) += sign * cur;
   };
-  if (offset_.out.middleRows(first, count).nonZeros() > 0) {
-    Eigen::MatrixXd t(static_cast<Eigen::Index>(offset_.input.size()), v.cols());
-    for (Eigen::Index d = 0; d < t.rows(); ++d) t.row(d) = v.row(offset_.input[static_cast<size_t>(d)]);
-    t = ((t.array().colwise() - offset_.offset_V).colwise() * offset_.inv_scale).tanh().matrix();
-    i += offset_.out.middleRows(first, count) * t;
-  }
   for (const auto& g : generic_) {
     const Eigen::RowVectorXd cur = evaluate(g.expr, v);
     deposit(g.plus, -1, cur), deposit(g.minus, 1, cur);
   }
   return i;
+}
+
+void OdeSystem::add_offset_devices(Eigen::Index first, const Eigen::MatrixXd& v, Eigen::Ref<Eigen::MatrixXd> i) const {
+  const Eigen::Index end = first + i.rows();
+  for (const auto& g : offset_) {
+    if (g.run_row.empty() || g.run_row.back() < first || g.run_row.front() >= end) continue;  // rows sorted
+    const Eigen::MatrixXd a = (v * g.inv_scale).array().tanh().matrix();
+    for (Eigen::Index b = 0; b < v.cols(); ++b)
+      for (size_t r = 0; r + 1 < g.run_first.size(); ++r) {
+        const int row = g.run_row[r];
+        if (row < first || row >= end) continue;
+        const int k0 = g.run_first[r], len = g.run_first[r + 1] - k0;
+        const double *x = a.col(b).data() + g.run_input[r], *t = g.t.data() + k0, *c = g.coeff.data() + k0;
+        double sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (int k = 0; k < len; ++k) sum += c[k] * (x[k] - t[k]) / (1 - x[k] * t[k]);
+        i(row - first, b) += sum;
+      }
+  }
 }
 
 void OdeSystem::derivative(const Eigen::Ref<const Eigen::MatrixXd>& x, const Eigen::MatrixXd& vf,

@@ -5,14 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <cmath>
 #include <exception>
 #include <mutex>
 #include <thread>
 
 #include "backend/analysis.hpp"
 #include "backend/batch.hpp"
-#include "circuit/netlist.hpp"
 #include "circuit/topology.hpp"
 
 namespace eqsim::backend::spice {
@@ -78,28 +76,8 @@ class SpiceBatchRelaxer : public BatchRelaxer {
 
 }  // namespace
 
-std::vector<std::string> spice_deck(const circuit::Circuit& c, const RelaxOptions& opt) {
-  const Plan plan = make_plan(c, opt);
-  std::vector<std::string> deck{"* " + c.title};
-  deck.push_back(fmt::format(".options reltol={:g} vntol={:g} abstol=1e-15", std::max(opt.rel_tol, 1e-6),
-                             std::max(opt.abs_tol_V, 1e-9)));
-  for (const auto& o : c.options) deck.push_back(o);
-  for (const auto& l : c.library) deck.push_back(l);
-  for (const auto& e : c.elements) deck.push_back(circuit::element_line(e));
-  if (opt.temperature_K > 0) {
-    int k = 0;
-    for (const auto& n : thermal_noise(c, opt.temperature_K))
-      deck.push_back(fmt::format("Inoise{} {} {} DC 0 trrandom(2 {:.17g} 0 {:.17g} 0)", k++, n.a, n.b, plan.noise_dt_s,
-                                 std::sqrt(n.psd_A2_per_Hz / (2 * plan.noise_dt_s))));
-  }
-  std::string ic;
-  for (const auto& [node, v] : c.initial_V) ic += " V(" + node + ")=" + circuit::format_number(v);
-  if (!ic.empty()) deck.push_back(".ic" + ic);
-  deck.push_back(".end");
-  return deck;
-}
-
-SpiceBackend::SpiceBackend(PoolOptions opt) : pool_(std::make_unique<WorkerPool>(std::move(opt))) {}
+SpiceBackend::SpiceBackend(PoolOptions opt, DeckForm form)
+    : pool_(std::make_unique<WorkerPool>(std::move(opt))), form_(form) {}
 
 SpiceBackend::~SpiceBackend() = default;
 
@@ -123,7 +101,7 @@ RelaxSummary SpiceBackend::attempt(const circuit::Circuit& c, const RelaxOptions
   const bool noisy = opt.temperature_K > 0;
   const double max_step = noisy ? plan.noise_dt_s : plan.sample_dt_s;
   Request q;
-  q.deck = spice_deck(c, opt);
+  q.deck = spice_deck(c, opt, form_);
   q.command = fmt::format("tran {:.17g} {:.17g} 0 {:.17g} uic", plan.sample_dt_s, plan.t_stop_s, max_step);
   q.seed = opt.seed;
   PoolReply reply = pool_->run(q);

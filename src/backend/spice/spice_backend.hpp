@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/spice/deck.hpp"
 #include "backend/spice/worker_pool.hpp"
 
 namespace eqsim::backend::spice {
@@ -35,7 +36,8 @@ struct AnalysisResult {
 
 class SpiceBackend : public Backend {
  public:
-  explicit SpiceBackend(PoolOptions opt = {});
+  // form: how circuits are written for ngspice (deck.hpp); as_written is kept for comparison.
+  explicit SpiceBackend(PoolOptions opt = {}, DeckForm form = DeckForm::compiled);
   ~SpiceBackend() override;
   std::string name() const override;
   std::string version() const override;
@@ -63,11 +65,8 @@ class SpiceBackend : public Backend {
   RelaxSummary attempt(const circuit::Circuit& c, const RelaxOptions& opt, bool& worker_failed);
 
   std::unique_ptr<WorkerPool> pool_;
+  DeckForm form_;
 };
-
-// The netlist lines handed to ngspice for c under opt: options, elements,
-// trrandom noise sources for noisy runs, no .tran (the backend issues the command).
-std::vector<std::string> spice_deck(const circuit::Circuit& c, const RelaxOptions& opt);
 
 // SpiceBackend::analysis on a backend shared by the process (its workers started on
 // first use). Characterisation studies drive transistor-level cells with it.
