@@ -6,6 +6,7 @@
 
 #include "backend/registry.hpp"
 #include "circuit/netlister.hpp"
+#include "circuit/products.hpp"
 #include "data/npy.hpp"
 #include "learn/sampler.hpp"
 #include "learn/trainer.hpp"
@@ -35,6 +36,28 @@ constexpr double settle_window_tau = 2000;  // the settle-time measurement's win
 std::unique_ptr<backend::ChipRelaxer> chip_of(const ChipContext& c, backend::Backend& b, const model::Network& net,
                                               unsigned long long seed, const circuit::ChipReadout& readout) {
   return b.chip_relaxer({&net, c.dm, seed, readout});
+}
+
+// How the nodes are read for the EP gradient: through the ADC, or with the products
+// readout straight into the multipliers (no per-node conversion).
+circuit::ChipReadout gradient_readout(const ChipContext& c) {
+  circuit::ChipReadout r = c.readout;
+  if (c.products) r.adc_bits = 0;
+  return r;
+}
+
+// The chip's analog products readout (null without one); `stream` seeds its noise.
+std::unique_ptr<circuit::AnalogProducts> products_of(const ChipContext& c, const model::Network& net,
+                                                     unsigned long long seed, unsigned long long stream) {
+  if (!c.products) return nullptr;
+  circuit::ProductReadoutOptions o;
+  o.adc_bits = c.readout.adc_bits;
+  o.repeats = c.readout.repeats;
+  o.temperature = c.temperature;
+  o.beta = c.record->gradient.beta;
+  o.symmetric = c.record->gradient.estimator == learn::Estimator::symmetric;
+  o.noise_seed = stream;
+  return std::make_unique<circuit::AnalogProducts>(net, c.dm, seed, o);
 }
 
 model::RelaxOptions with_noise(model::RelaxOptions o, double temperature) {
@@ -114,8 +137,9 @@ learn::GradientOptions chip_gradient(const ChipContext& c, backend::ChipRelaxer&
 void measure_fidelity(const ChipContext& c, backend::Backend& b, const model::Network& net, unsigned long long seed,
                       int chip, ChipMetrics& out, ChipSeconds& seconds) {
   Lap lap;
-  const auto read = chip_of(c, b, net, seed, c.readout);
+  const auto read = chip_of(c, b, net, seed, gradient_readout(c));
   const auto exact_chip = chip_of(c, b, net, seed, {});  // noiseless, unquantised: the circuit's own state
+  const auto products = products_of(c, net, seed, 1);
   config::RunConfig bcfg = *c.cfg;  // a gradient batch of its own per chip, the same at every point
   bcfg.train.batch_size = c.gradient_batch;
   bcfg.train.seed = c.cfg->train.seed + 104729 + static_cast<unsigned long long>(chip);
@@ -124,7 +148,8 @@ void measure_fidelity(const ChipContext& c, backend::Backend& b, const model::Ne
   exact_opt.estimator = learn::Estimator::exact;
   exact_opt.free_relax.max_steps = std::max(exact_opt.free_relax.max_steps, 200);
   const auto exact = learn::flow_gradient(net, batch, exact_opt);
-  const auto ep = learn::flow_gradient(net, batch, chip_gradient(c, *read, *exact_chip));
+  auto ep = learn::flow_gradient(net, batch, chip_gradient(c, *read, *exact_chip));
+  if (products) products->read(ep.grad, ep.free_state, batch.levels);
   out.gradient_cosine = model::cosine(ep.grad, exact.grad);
   seconds.gradient += lap.next();
   model::State chip_state = model::initial_state(net, batch.x_t);
@@ -178,9 +203,16 @@ ChipResult evaluate_chip(const ChipContext& c, int chip, bool deploy, bool insit
   model::Network trained = *c.ideal;
   const auto read = chip_of(c, *b, trained, res.mismatch_seed, c.readout);
   const auto unread = chip_of(c, *b, trained, res.mismatch_seed, {});
+  const auto product_read = c.products ? chip_of(c, *b, trained, res.mismatch_seed, gradient_readout(c)) : nullptr;
   learn::WeightProgramming wp = c.weights;
   wp.seed = wp.seed ^ res.mismatch_seed;
-  learn::ProgrammedLearner learner(trained, chip_gradient(c, *read, *unread), c.record->train.adam, wp);
+  learn::ProgrammedLearner learner(trained, chip_gradient(c, product_read ? *product_read : *read, *unread),
+                                   c.record->train.adam, wp);
+  const auto products = products_of(c, trained, res.mismatch_seed, 2);
+  if (products)
+    learner.set_gradient_readout([&products](learn::GradientResult& r, const learn::FlowBatch& batch) {
+      products->read(r.grad, r.free_state, batch.levels);
+    });
   learn::TrainOptions topt = c.record->train;
   topt.steps = c.insitu_steps;  // the config's batch stream from its first step: the data the chip would see again
   Lap lap;
