@@ -1,37 +1,81 @@
-// Chip evaluations per minute (the exploration's unit of work), deploy and in situ, at
-// the default mismatch-study settings (300 samples, 100 in-situ steps, gradient batch
-// 64, sigma 3 %, 300 K) unless given, with the time of each strategy.
-// Usage: bench_explore MODEL_DIR [chips=4] [samples=300] [insitu_steps=100]
+// Chip evaluations per minute (the exploration's unit of work: deploy + in situ on one
+// chip), the chips run as a task batch on the default executor (as many at once as
+// OMP_NUM_THREADS), with the time of each stage per chip, at one of two settings:
+//   mismatch: `eqsim run`'s mismatch stage on the default config (its sigmas, noise off
+//             and on at its temperature, analog weights and readings, its samples,
+//             in-situ steps and gradient batch): chip k is the stage's chip
+//             (noise k % 2, sigma k / 2 over the sigmas), so 8 chips cover its grid once;
+//   explore:  sigma 3 %, 300 K, the ADC's and the weights' bits of the device model.
+// Usage: bench_explore MODEL_DIR [chips=8] [settings=mismatch] [samples] [insitu_steps]
 // (MODEL_DIR: `eqsim train` of the default config, e.g. DIR/ep/model of `eqsim run`).
 #include <Eigen/Core>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "config/device_model_yaml.hpp"
 #include "config/energy_yaml.hpp"
 #include "config/model_dir.hpp"
 #include "study/chip.hpp"
+#include "study/tasks.hpp"
 
 using namespace eqsim;
-using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Totals {
+  int chips = 0;
+  double wall_s = 0;
+  study::ChipSeconds deploy, insitu;
+  double cosine_deploy = 0, cosine_insitu = 0;
+
+  void add(const study::ChipResult& r, double wall) {
+    ++chips, wall_s += wall;
+    for (auto [to, from] : {std::pair{&deploy, &r.seconds_deploy}, std::pair{&insitu, &r.seconds_insitu}}) {
+      to->training += from->training, to->gradient += from->gradient;
+      to->settle += from->settle, to->sampling += from->sampling;
+    }
+    cosine_deploy += r.deploy.gradient_cosine, cosine_insitu += r.insitu.gradient_cosine;
+  }
+
+  void print(const char* what) const {
+    if (chips == 0) return;
+    const double n = chips;
+    std::printf("  %s (%d chips): %.2f s per chip (its own wall time); EP-gradient cosine deploy %.3f, in situ %.3f\n",
+                what, chips, wall_s / n, cosine_deploy / n, cosine_insitu / n);
+    std::printf("    per chip, s: deploy  gradient %.2f  settle %.2f  sampling %.2f\n", deploy.gradient / n,
+                deploy.settle / n, deploy.sampling / n);
+    std::printf("                 in situ training %.2f  gradient %.2f  settle %.2f  sampling %.2f\n", insitu.training / n,
+                insitu.gradient / n, insitu.settle / n, insitu.sampling / n);
+  }
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   Eigen::setNbThreads(1);
   if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_explore MODEL_DIR [chips=4] [samples=300] [insitu_steps=100]\n");
+    std::fprintf(stderr, "usage: bench_explore MODEL_DIR [chips=8] [settings=mismatch|explore] [samples] [insitu_steps]\n");
     return 2;
   }
   const std::string model_dir = argv[1];
-  const int chips = argc > 2 ? std::atoi(argv[2]) : 4;
+  const int chips = argc > 2 ? std::atoi(argv[2]) : 8;
+  const std::string settings = argc > 3 ? argv[3] : "mismatch";
+  if (settings != "mismatch" && settings != "explore") {
+    std::fprintf(stderr, "settings: mismatch or explore\n");
+    return 2;
+  }
   auto cfg = config::load_run_config("");
+  const auto& ms = cfg.mismatch;
   const auto record = *config::load_training_record(model_dir);
   cfg.train = record.train;
   const auto net = config::load_model_dir(model_dir);
   const auto digits = data::load_digits("");
   const metrics::DigitClassifier clf(digits);
-  const std::string dm_path = std::string(EQSIM_SOURCE_DIR) + "/device_models/generic-65nm.yaml";
+  const std::string dm_path = std::string(EQSIM_SOURCE_DIR) + "/" + ms.device_model;
+  const auto dm = config::load_device_model(dm_path);
   const auto ep = config::load_energy_params(dm_path);
   study::ChipContext c;
   c.cfg = &cfg;
@@ -39,31 +83,47 @@ int main(int argc, char** argv) {
   c.digits = &digits;
   c.clf = &clf;
   c.ideal = &net;
-  c.dm = circuit::with_relative_mismatch(config::load_device_model(dm_path), 0.03);
-  c.temperature = circuit::model_temperature(c.dm, 300);
-  c.readout = {1, static_cast<int>(ep.adc_bits), 2.0};
-  c.weights = {static_cast<int>(ep.weight_bits), learn::WeightUpdate::shadow, 1.25, 0};
-  c.samples = argc > 3 ? std::atoi(argv[3]) : 300;
-  c.insitu_steps = argc > 4 ? std::atoi(argv[4]) : 100;
-  c.ideal_frechet = study::ideal_frechet(cfg, net, digits, clf, c.samples);
-  double deploy_s = 0, both_s = 0, cosine_deploy = 0, cosine_insitu = 0;
-  for (int k = 0; k < chips; ++k) {
-    auto t0 = Clock::now();
-    study::evaluate_chip(c, k, true, false);
-    deploy_s += std::chrono::duration<double>(Clock::now() - t0).count();
-    t0 = Clock::now();
-    const auto res = study::evaluate_chip(c, k, true, true);
-    both_s += std::chrono::duration<double>(Clock::now() - t0).count();
-    cosine_deploy += res.deploy.gradient_cosine / chips;
-    cosine_insitu += res.insitu.gradient_cosine / chips;
+  c.samples = argc > 4 ? std::atoi(argv[4]) : ms.samples;
+  c.insitu_steps = argc > 5 ? std::atoi(argv[5]) : ms.insitu_steps;
+  c.gradient_batch = ms.gradient_batch;
+  c.settle_tol = ms.settle_tol;
+  if (settings == "explore") {
+    c.readout = {1, static_cast<int>(ep.adc_bits), cfg.readout.full_scale_model};
+    c.weights = {static_cast<int>(ep.weight_bits), cfg.weights.update, cfg.weights.headroom, 0};
   }
-  std::printf("chip evaluations (%d chips, %d samples, %d in-situ steps, %s threads):\n", chips, c.samples, c.insitu_steps,
-              std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "default");
-  std::printf("  deploy only:        %.2f s per chip, %.1f chips per minute\n", deploy_s / chips, 60 * chips / deploy_s);
-  std::printf("  in situ (alone):    %.2f s per chip\n", (both_s - deploy_s) / chips);
-  std::printf("  deploy + in situ:   %.2f s per chip, %.1f chips per minute\n", both_s / chips, 60 * chips / both_s);
-  std::printf("  EP-gradient cosine with the exact gradient (mean over the chips): deploy %.3f, in situ %.3f\n", cosine_deploy,
-              cosine_insitu);
-  std::printf("  reference: eqsim run's mismatch stage before this benchmark existed: 8.4 s per chip (7.1 chips/min)\n");
+  c.ideal_frechet = study::ideal_frechet(cfg, net, digits, clf, c.samples);
+  // The chips as a task batch on the default executor, as explore and the mismatch study
+  // run them: as many at once as there are OpenMP threads.
+  std::vector<study::ChipResult> results(static_cast<size_t>(chips));
+  std::vector<double> wall(static_cast<size_t>(chips));
+  study::TaskBatch batch;
+  for (int k = 0; k < chips; ++k) batch.tasks.push_back(std::to_string(k));
+  auto noisy_chip = [&](int k) { return settings == "explore" || k % 2 == 1; };
+  batch.compute = [&](const std::string& task) {
+    const int k = std::stoi(task);
+    study::ChipContext ck = c;
+    const double sigma = settings == "explore" ? 0.03 : ms.sigmas[static_cast<size_t>(k / 2) % ms.sigmas.size()];
+    ck.dm = circuit::with_relative_mismatch(dm, sigma);
+    ck.temperature = noisy_chip(k) ? circuit::model_temperature(dm, ms.temperature_K) : 0.0;
+    const auto t0 = std::chrono::steady_clock::now();
+    results[static_cast<size_t>(k)] = study::evaluate_chip(ck, k, true, ck.insitu_steps > 0);
+    wall[static_cast<size_t>(k)] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return std::string();
+  };
+  batch.store = [](size_t, const std::string&) {};
+  const auto t0 = std::chrono::steady_clock::now();
+  study::run_tasks(batch);
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Totals noiseless, noisy;
+  for (int k = 0; k < chips; ++k) (noisy_chip(k) ? noisy : noiseless).add(results[static_cast<size_t>(k)], wall[static_cast<size_t>(k)]);
+  std::printf("chip evaluations, deploy + in situ, %s settings (%d samples, %d in-situ steps, gradient batch %d, "
+              "OMP_NUM_THREADS=%s):\n",
+              settings.c_str(), c.samples, c.insitu_steps, c.gradient_batch,
+              std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "unset");
+  noiseless.print("noise off");
+  noisy.print(settings == "explore" ? "noise at 300 K, ADC and weight codes" : "noise on");
+  std::printf("  all, chips at once on the threads: %.1f s for %d chips, %.2f s per chip, %.1f chips per minute\n", elapsed,
+              chips, elapsed / chips, 60 * chips / elapsed);
+  std::printf("  reference: eqsim run's mismatch stage before the exploration existed: 8.4 s per chip (7.1 chips/min)\n");
   return 0;
 }

@@ -13,6 +13,7 @@
 #include "circuit/mismatch.hpp"
 #include "circuit/netlist.hpp"
 #include "circuit/netlister.hpp"
+#include "circuit/products.hpp"
 #include "config/device_model_yaml.hpp"
 #include "data/error.hpp"
 #include "helpers.hpp"
@@ -543,4 +544,120 @@ TEST_CASE("chip readout: the mean of `repeats` noisy readings has 1/repeats of t
     const Eigen::ArrayXXd codes = (q.u[m].array() + 2.0) / lsb;
     CHECK((codes - codes.round()).abs().maxCoeff() < 1e-9);
   }
+}
+
+namespace {
+
+// A dense 6-7-5 network's free state with activations drawn in [-1, 1] (batch B).
+model::State random_free_state(const model::Network& net, int B, unsigned long long seed) {
+  std::srand(static_cast<unsigned>(seed));
+  model::State s;
+  for (int m = 0; m < net.module_count(); ++m) {
+    s.a.push_back(Eigen::MatrixXd::Random(net.size(m), B));
+    s.u.push_back(s.a.back());
+  }
+  return s;
+}
+
+model::ParamList zeros_like(const model::ParamList& ps) {
+  model::ParamList z = ps;
+  for (auto& p : z) p.setZero();
+  return z;
+}
+
+}  // namespace
+
+TEST_CASE("analog products readout: its noise has the closed-form variance and falls as 1/repeats") {
+  const model::Network net = testing::small_network(3, false);
+  const int B = 16;
+  const model::State free = random_free_state(net, B, 5);
+  const double T = 1e-3, beta = 0.01;
+  const double s2 = dm65().noise_gamma * T;
+  for (int repeats : {1, 4}) {
+    circuit::ProductReadoutOptions o;
+    o.temperature = T, o.beta = beta, o.repeats = repeats, o.noise_seed = 9;
+    circuit::AnalogProducts products(net, circuit::with_relative_mismatch(dm65(), 0), 1001, o);
+    // z^2 of every coupling product against its closed form, 2B s^2 (<X^2> + <Y^2> + s^2) / repeats
+    // (accumulator units), over 2 beta B into gradient units.
+    double z2 = 0;
+    long n = 0;
+    for (int k = 0; k < 400; ++k) {
+      model::ParamList g = zeros_like(net.params());
+      products.read(g, free);
+      for (int c = 0; c < 2; ++c) {
+        const auto& cp = net.spec().couplings[c];
+        const Eigen::VectorXd x2 = free.a[cp.p].rowwise().squaredNorm() / B, y2 = free.a[cp.q].rowwise().squaredNorm() / B;
+        const Eigen::MatrixXd& G = g[net.w_index(c)];
+        for (Eigen::Index j = 0; j < G.cols(); ++j)
+          for (Eigen::Index i = 0; i < G.rows(); ++i) {
+            const double var = 2 * B * s2 * (x2(i) + y2(j) + s2) / repeats / std::pow(2 * beta * B, 2);
+            z2 += G(i, j) * G(i, j) / var, ++n;
+          }
+      }
+    }
+    CAPTURE(repeats);
+    CHECK(n == 400 * (6 * 7 + 7 * 5));
+    CHECK(z2 / n == doctest::Approx(1).epsilon(0.03));  // sd of the mean of 30800 chi^2_1 / 1: 0.008
+  }
+}
+
+TEST_CASE("analog products readout: gain and offsets act on the products as the explicit multiplications do") {
+  // One dense 6-7 coupling; phases X+-, Y+- drawn at random; the digital gradient of W and
+  // the biases formed from them (+1/(2 beta B) sum_b of the phase difference, the sign EP's
+  // estimator uses for both), then read through mismatched multipliers without noise. Each
+  // output must be g/(2 beta B) sum_b [(X+ + ox)(Y+ + oy) - (X- + ox)(Y- + oy)].
+  model::NetworkSpec spec;
+  spec.modules = {{"x", 6, model::Activation::identity}, {"h", 7, model::Activation::tanh}};
+  spec.couplings = {{"x_h", 0, 1, model::CouplingKind::dense, 0}};
+  model::Network net(spec);
+  const int B = 5;
+  const double beta = 0.02, k = 1 / (2 * beta * B);
+  std::srand(11);
+  const Eigen::MatrixXd xp = Eigen::MatrixXd::Random(6, B), xm = Eigen::MatrixXd::Random(6, B);
+  const Eigen::MatrixXd yp = Eigen::MatrixXd::Random(7, B), ym = Eigen::MatrixXd::Random(7, B);
+  model::ParamList g = zeros_like(net.params());
+  g[net.bias_index(0)] = k * (xp - xm).rowwise().sum();
+  g[net.bias_index(1)] = k * (yp - ym).rowwise().sum();
+  g[net.w_index(0)] = k * (xp * yp.transpose() - xm * ym.transpose());
+  model::State free;
+  free.a = {xp, yp}, free.u = free.a;
+  circuit::ProductReadoutOptions o;
+  o.beta = beta;
+  circuit::AnalogProducts products(net, circuit::with_relative_mismatch(dm65(), 0.05), 1003, o);
+  const model::ParamList digital = g;
+  products.read(g, free);
+  const Eigen::MatrixXd& gain = products.gain()[net.w_index(0)];
+  const Eigen::MatrixXd& ox = products.offset_x()[net.w_index(0)];
+  const Eigen::MatrixXd& oy = products.offset_y()[net.w_index(0)];
+  double worst = 0;
+  for (int j = 0; j < 7; ++j)
+    for (int i = 0; i < 6; ++i) {
+      double d = 0;
+      for (int b = 0; b < B; ++b) d += (xp(i, b) + ox(i, j)) * (yp(j, b) + oy(i, j)) - (xm(i, b) + ox(i, j)) * (ym(j, b) + oy(i, j));
+      worst = std::max(worst, std::abs(g[net.w_index(0)](i, j) - gain(i, j) * k * d));
+    }
+  CHECK(worst < 1e-12);
+  // The biases: the gain alone.
+  CHECK((g[net.bias_index(1)] - products.gain()[net.bias_index(1)].cwiseProduct(digital[net.bias_index(1)])).cwiseAbs().maxCoeff() < 1e-15);
+  // The draws: gain 1 + N(0, 0.05), offsets N(0, 0.05) (model units), 42 multipliers.
+  const double sd_g = std::sqrt((gain.array() - 1).square().mean()), sd_o = std::sqrt(ox.array().square().mean());
+  CHECK(sd_g > 0.03);
+  CHECK(sd_g < 0.07);
+  CHECK(sd_o > 0.03);
+  CHECK(sd_o < 0.07);
+}
+
+TEST_CASE("analog products readout: the accumulators' ADC codes sit on their grid, calibrated at the first reading") {
+  const model::Network net = testing::small_network(4, false);
+  const model::State free = random_free_state(net, 8, 6);
+  circuit::ProductReadoutOptions o;
+  o.beta = 0.01, o.adc_bits = 4, o.headroom = 2;
+  circuit::AnalogProducts products(net, circuit::with_relative_mismatch(dm65(), 0), 1001, o);
+  model::ParamList g = net.params();  // any values: the readout quantises what it is given
+  const double lsb = 2 * g[net.w_index(0)].cwiseAbs().maxCoeff() / 7;
+  products.read(g, free);
+  const Eigen::ArrayXXd codes = g[net.w_index(0)].array() / lsb;
+  CHECK((codes - codes.round()).abs().maxCoeff() < 1e-9);
+  CHECK(codes.abs().maxCoeff() <= 7);
+  CHECK_THROWS_AS(circuit::AnalogProducts(net, dm65(), 1, circuit::ProductReadoutOptions{}), InputError);
 }

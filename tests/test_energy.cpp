@@ -148,6 +148,26 @@ TEST_CASE("ledger of a bilinear network: items sum to the totals, each names for
                             writes * ep.weight_bits * ep.weight_write_J_per_bit;
     CHECK(l.analog_J_per_step == doctest::Approx(analog_J).epsilon(1e-9));
   }
+  // Repeats and writes as a chip does them: every repeat's conversions (units) or products
+  // (products) booked, and a write only per measured code change.
+  auto item_J = [](const energy::Ledger& l, const std::string& name) {
+    for (const auto& i : l.items)
+      if (i.name == name) return i.energy_J_per_step;
+    return -1.0;
+  };
+  for (const auto& [readout, item] : {std::pair{energy::Readout::units, "adc_readout"},
+                                      std::pair{energy::Readout::products, "analog_products"}}) {
+    auto one = st.lopt, three = st.lopt;
+    one.readout = three.readout = readout;
+    three.readout_repeats = 3;
+    three.writes_per_step = 7;
+    const auto l1 = energy::make_ledger(st.net, st.dm, st.ep, st.gpu, m, one);
+    const auto l3 = energy::make_ledger(st.net, st.dm, st.ep, st.gpu, m, three);
+    CAPTURE(item);
+    CHECK(item_J(l1, item) > 0);
+    CHECK(item_J(l3, item) == doctest::Approx(3 * item_J(l1, item)));
+    CHECK(item_J(l3, "weight_write") == doctest::Approx(7 * st.ep.weight_bits * st.ep.weight_write_J_per_bit));
+  }
   const auto l = energy::make_ledger(st.net, st.dm, st.ep, st.gpu, m, st.lopt);
   const auto& s = l.items.front();
   CHECK(s.name == "static_free");

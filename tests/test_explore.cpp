@@ -73,6 +73,7 @@ TEST_CASE("eqsim explore: bad axes and specs exit 2 naming the file and key") {
       {"'explore.spec={frechet_rize: {max: 0.2}}'", "explore.spec.frechet_rize"},
       {"explore.pareto_metric=energy", "explore.pareto_metric"},
       {"explore.backend=chipp", "explore.backend"},
+      {"'explore.axes={readout.products: [0, 2]}'", "readout.products"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.set);

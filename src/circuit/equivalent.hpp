@@ -3,10 +3,19 @@
 // of the netlister's circuit in model units u = V / v_unit_V, time in tau_s,
 //   c_i du_i/dt = -G l_i u_i + sum_j W_ij g_ij rho(u_j - o_ij) + b_i [+ spring, nudge],
 // with the factors drawn for every device (DeviceFactors: capacitor c, leak l, gain g,
-// input offset o, spring s, nudge n). For tanh inputs rho(u - o) is expanded to second
-// order in the offset, tanh(u - o) = a - o(1 - a^2) - o^2 a(1 - a^2) + O(o^3), so a
-// sweep is three GEMMs per coupling direction instead of one tanh per device; identity
-// inputs are exact. Checked against the ode backend on the same netlist (tests).
+// input offset o, spring s, nudge n). For tanh inputs rho(u - o) is expanded to third
+// order in the offset, tanh(u - o) = a - o s - o^2 a s + o^3 s (1 - 3a^2) / 3 + O(o^4)
+// (s = 1 - a^2), so a sweep is four GEMMs per coupling direction instead of one tanh per
+// device; identity inputs are exact. Checked against the ode backend on the same netlist
+// (tests).
+//
+// Arithmetic: relax() sweeps and samples the noise in float32 when the options ask for
+// a fixed budget (tol 0) or a tolerance float32 resolves (tol >= 1e-5), else in float64;
+// readings (the ADC's codes, the mean of the repeats) are formed in double, so codes stay
+// on their grid. float32 keeps the tests' figures (equilibria against ode within 5.5e-8
+// model units at sigma 1 % run in float64 by their tolerance; the sampler's figures
+// below are float32's) at twice the GEMM rate. The node equations and every column
+// chunk's work space are kept between calls (no allocation per sweep or noise step).
 //
 // Without mismatch W_ij g_ij = W_ji g_ji and the system is the energy network; with it
 // the couplings are no longer symmetric and there is no energy: block relaxation is
@@ -36,12 +45,14 @@
 // (bilinear rank 2 with its projection nodes, intra-module couplings; 17 nodes): 1.08,
 // 0.04, within 4.1 standard errors (153 entries). The sampler against the Lyapunov
 // covariance, new process and carried on alike: test_circuit (18 nodes, 20000
-// readings) worst ratio 1.076-1.088, covariance error 0.068-0.085 at 0.5 tau (0.1 tau:
-// 1.016-1.022, 0.017-0.020, the sampling floor); bench_chip_noise (the trained FlowEqProp, 320 nodes, sigma 3 %, 8000
-// readings, sampling floor ~1.05 / 0.05) worst ratio 1.052-1.061, mean ratio
-// 0.993-0.998, covariance error 0.048-0.056 at 0.5 tau (0.1 tau: 1.043-1.056, 0.046-0.051).
-// Cost (same bench): a carried reading of a batch of 256 takes about 0.005 s per tau
-// (0.019 s at 2 tau) against 0.055 s for 20 block sweeps (a new process 0.124 s).
+// readings) worst ratio 1.073-1.086, covariance error 0.058-0.081 at 0.5 tau (0.1 tau:
+// 1.020-1.025, 0.024-0.026, the sampling floor); bench_chip_noise (the trained FlowEqProp,
+// 320 nodes, sigma 3 %, 8000 readings, sampling floor ~1.05 / 0.05) worst ratio
+// 1.042-1.068, mean ratio 0.992-0.998, covariance error 0.048-0.056 at 0.5 tau (0.1 tau:
+// 1.042-1.055, 0.047-0.057). Normal draws: Marsaglia's polar method on xoshiro256++.
+// Cost (same bench, one thread): a carried reading of a batch of 256 (10 tau) takes
+// 0.020 s against 0.018 s for 20 block sweeps (a new process 0.053 s); in float64, with
+// std::normal_distribution and allocations per step, 0.047, 0.040 and 0.102 s.
 // Every coupling the netlister builds: dense between modules, intra-module (one device
 // per ordered pair i != j) and bilinear U V^T through its 2r projection nodes (their own
 // capacitors, leaks and transconductors, relaxed and fluctuating with the units; states
@@ -121,12 +132,17 @@ class EquivalentCircuit {
                                    Eigen::Index b) const;
 
  private:
+  template <class T>
+  model::RelaxSummary relax_in(const model::Clamp& clamp, model::State& s, const model::RelaxOptions& opt) const;
+
   const model::Network& net_;
   DeviceFactors f_;
   double noise_gamma_;
   ChipReadout readout_;
   struct NoiseProcess;
   std::unique_ptr<NoiseProcess> noise_;  // the fluctuation carried between relax calls
+  struct Cache;
+  std::unique_ptr<Cache> cache_;  // node equations and work space kept between relax calls
 };
 
 }  // namespace eqsim::circuit

@@ -102,6 +102,7 @@ void read_explore(YamlReader& r, const std::string& file, RunConfig& c) {
   auto& ro = c.readout;
   ro.repeats = r.get<int>("readout.repeats", ro.repeats);
   ro.full_scale_model = r.get<double>("readout.full_scale_model", ro.full_scale_model);
+  ro.products = r.get<int>("readout.products", ro.products);
   c.weights.update = parse_enum(file, "weights.update", r.get<std::string>("weights.update", learn::to_string(c.weights.update)),
                                 learn::weight_update_from_string);
   c.weights.headroom = r.get<double>("weights.headroom", c.weights.headroom);
@@ -191,6 +192,8 @@ void CircuitCheckStageOptions::validate(const std::string& file) const {
 void ReadoutOptions::validate(const std::string& file) const {
   if (repeats < 1) throw InputError(file, "readout.repeats", "must be at least 1");
   require_positive(file, "readout.full_scale_model", full_scale_model);
+  if (products != 0 && products != 1)
+    throw InputError(file, "readout.products", "0 (an ADC per node, digital products) or 1 (analog products)");
 }
 
 void WeightOptions::validate(const std::string& file) const {

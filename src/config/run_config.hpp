@@ -82,6 +82,10 @@ struct EnergyStageOptions {
 struct ReadoutOptions {
   int repeats = 1;                // readings averaged per node and phase (each booked by the ledger)
   double full_scale_model = 2.0;  // ADC range [-full_scale, full_scale], model units
+  // The EP gradient's readout: 0, an ADC per node and digital products; 1, an analog
+  // multiplier per parameter and one ADC conversion of its accumulator per step
+  // (circuit/products.hpp, the ledger's `products` readout).
+  int products = 0;
   void validate(const std::string& file) const;
 };
 

@@ -114,10 +114,12 @@ void converter_items(const Context& c, ItemList& out) {
 void gradient_items(const Context& c, ItemList& out) {
   const double P = static_cast<double>(c.n.parameters), Pc = static_cast<double>(c.n.coupling_parameters);
   if (c.opt.readout == Readout::products) {
-    out.per_sample("analog", "analog_products", "local_products", c.readout_phases * P * c.ep.analog_product_J,
-                   "readout phases * parameters * analog_product_J (a multiplier per parameter integrates its local "
-                   "product onto the accumulator capacitor)",
-                   {{"readout_phases", double(c.readout_phases)}, {"parameters", P}, {"analog_product_J", c.ep.analog_product_J}},
+    const double repeats = c.opt.readout_repeats;
+    out.per_sample("analog", "analog_products", "local_products", c.readout_phases * P * repeats * c.ep.analog_product_J,
+                   "readout phases * parameters * readout_repeats * analog_product_J (a multiplier per parameter "
+                   "integrates its local product onto the accumulator capacitor, once per repeat)",
+                   {{"readout_phases", double(c.readout_phases)}, {"parameters", P}, {"readout_repeats", repeats},
+                    {"analog_product_J", c.ep.analog_product_J}},
                    ep_source(c, "analog_product_J"));
     return;
   }

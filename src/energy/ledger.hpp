@@ -34,7 +34,8 @@ struct LedgerOptions {
   int ep_sim_free_steps = 300;    // GPU EP simulation: relaxation steps of the free phase (seed code: 300 Euler steps)
   int ep_sim_nudged_steps = 300;  // ... and of each nudged phase
   bool ot_pairing = true;         // the step pairs its batch by exact minibatch OT (flow matching), on the host
-  int readout_repeats = 1;        // readings averaged per node and readout phase: each one an ADC conversion
+  int readout_repeats = 1;        // readings averaged per readout phase: each one an ADC conversion per node (units)
+                                  // or a product integrated per parameter (products)
   double writes_per_step = -1;    // weight codes that change per step, as measured on a chip; < 0: every device rewritten
 };
 

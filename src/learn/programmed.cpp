@@ -58,6 +58,7 @@ ProgrammedLearner::ProgrammedLearner(model::Network& net, GradientOptions grad, 
 
 StepRecord ProgrammedLearner::learn(const FlowBatch& batch) {
   auto r = flow_gradient(net_, batch, grad_);
+  if (readout_) readout_(r, batch);
   StepRecord rec;
   rec.loss = r.loss;
   rec.relax_change = r.free_summary.last_change;

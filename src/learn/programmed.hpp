@@ -8,6 +8,7 @@
 //  * stochastic_rounding: no copy; each update moves a code by floor(delta/lsb + u),
 //    u ~ U(0, 1), so an update of a fraction of an lsb moves it with that probability.
 // A write is counted only when a code changes.
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -36,6 +37,10 @@ class ProgrammedLearner : public Learner {
  public:
   // Programs net's current parameters.
   ProgrammedLearner(model::Network& net, GradientOptions grad, AdamOptions adam, WeightProgramming prog);
+  // How the chip reads the gradient EP formed from its readings (empty: as formed), e.g.
+  // an analog products readout (circuit/products.hpp); called once per step.
+  using GradientReadout = std::function<void(GradientResult& result, const FlowBatch& batch)>;
+  void set_gradient_readout(GradientReadout readout) { readout_ = std::move(readout); }
   StepRecord learn(const FlowBatch& batch) override;
   AdamState& adam() override { return adam_; }
   model::ParamList& params() override { return net_.params(); }
@@ -51,6 +56,7 @@ class ProgrammedLearner : public Learner {
   std::vector<double> lsb_;
   model::ParamList shadow_;  // shadow update: the accumulator-precision copy
   std::mt19937_64 rng_;
+  GradientReadout readout_;
   long writes_ = 0, steps_ = 0;
 };
 

@@ -5,7 +5,11 @@
 // circuit/equivalent.hpp) under the point's device model: its devices drawn from the
 // chip's mismatch seed (circuit::draw_factors: the netlist of that seed is the same
 // chip), its weights programmed as codes of weight_bits, every reading carrying thermal
-// noise, the ADC's quantisation and the average of `repeats` readings.
+// noise, the ADC's quantisation and the average of `repeats` readings. With the analog
+// products readout (ctx.products) the EP gradient is read through the chip's own
+// multipliers and accumulators instead (circuit/products.hpp: their mismatch from the
+// chip's seed, their noise, one ADC conversion per parameter), the nodes unquantised;
+// its samples are still read through the ADC.
 //   deploy:  the ideal-trained weights programmed as they are;
 //   in situ: the chip then trains itself by EP (every phase relaxed and read on the
 //            chip; weight updates through a shadow copy or by stochastic rounding).
@@ -38,6 +42,7 @@ struct ChipContext {
   circuit::DeviceModel dm;          // with the point's relative mismatch
   double temperature = 0;           // model units (circuit::model_temperature); 0: noiseless readings
   circuit::ChipReadout readout;
+  bool products = false;            // the EP gradient through analog multipliers (see top)
   learn::WeightProgramming weights;
   int samples = 300, insitu_steps = 100, gradient_batch = 64;
   double settle_tol = 1e-3;         // model units
@@ -55,10 +60,20 @@ struct ChipMetrics {
   double get(const std::string& metric) const;
 };
 
+// Wall time of a chip evaluation's stages (a benchmark's breakdown; never in results).
+struct ChipSeconds {
+  double training = 0;   // in-situ EP steps on the chip
+  double gradient = 0;   // the chip's EP gradient and the ideal network's exact one
+  double settle = 0;     // equilibrium error and settling time
+  double sampling = 0;   // the chip's samples and their quality
+  double total() const { return training + gradient + settle + sampling; }
+};
+
 struct ChipResult {
   unsigned long long mismatch_seed = 0;
   bool has_deploy = false, has_insitu = false;
   ChipMetrics deploy, insitu;
+  ChipSeconds seconds_deploy, seconds_insitu;
 };
 
 // The mismatch seed of chip k: `eqsim netlist --mismatch-seed S --relative-mismatch SIGMA`

@@ -268,6 +268,7 @@ class Exploration {
     c.dm = p.dm;
     c.temperature = circuit::model_temperature(p.dm, cfg.explore.temperature_K);
     c.readout = {cfg.readout.repeats, static_cast<int>(p.ep.adc_bits), cfg.readout.full_scale_model};
+    c.products = cfg.readout.products != 0;
     c.weights = {static_cast<int>(p.ep.weight_bits), cfg.weights.update, cfg.weights.headroom, cfg.explore.seed};
     c.samples = cfg.explore.samples;
     c.insitu_steps = cfg.explore.insitu_steps;
@@ -331,7 +332,7 @@ class Exploration {
   }
 
   void ledgers() {
-    energy_J_.assign(points_.size(), 0);
+    ledger_.assign(points_.size(), {});
     for (size_t k = 0; k < points_.size(); ++k) {
       const Point& p = points_[k];
       const std::string out = fmt::format("{}/points/p{}_ledger.json", edir(), k);
@@ -344,11 +345,18 @@ class Exploration {
         eo.data_path = base_.data_path;
         eo.sensitivity = false;
         eo.readout_repeats = p.cfg.readout.repeats;
+        eo.readout = p.cfg.readout.products ? "products" : "units";
         eo.writes_per_step = mean_writes(static_cast<int>(k));
         fmt::print(stderr, "eqsim explore: energy ledger of point {}\n", k);
         energy_study(eo);
       }
-      energy_J_[k] = json::parse(std::ifstream(out))["analog_J_per_step"].get<double>();
+      const json l = json::parse(std::ifstream(out));
+      auto& f = ledger_[k];
+      f.analog_J = l["analog_J_per_step"].get<double>();
+      f.gpu_flop_J = l["gpu_backprop_J_per_step"].get<double>();
+      f.gpu_binding_J = l["gpu"]["backprop"]["binding_J_per_step"].get<double>();
+      f.gpu_binding = l["gpu"]["backprop"]["binding"].get<std::string>();
+      f.nudge_signal_V = l["measurement"]["nudge_signal_rms_V"].get<double>();
     }
   }
 
@@ -365,7 +373,7 @@ class Exploration {
     std::vector<Aggregate> out;
     for (int k = 0; k < static_cast<int>(points_.size()); ++k)
       for (const auto& s : e_.strategies) {
-        Aggregate a{k, s, {}, {}, energy_J_[static_cast<size_t>(k)], false};
+        Aggregate a{k, s, {}, {}, ledger_[static_cast<size_t>(k)].analog_J, false};
         long pass = 0, n = 0;
         std::map<std::string, std::vector<double>> vals;
         for (const auto& r : rows_)
@@ -447,13 +455,33 @@ class Exploration {
     return s.empty() ? "no thresholds (every chip passes)" : s;
   }
 
+  // The cheapest row of a strategy whose yield meets the target (null: none).
+  const Aggregate* cheapest_meeting_yield(const std::vector<Aggregate>& ag, const std::string& strat) const {
+    const Aggregate* best = nullptr;
+    for (const auto& a : ag)
+      if (a.strategy == strat && a.yield.mean >= e_.yield_target && (!best || a.energy_J < best->energy_J)) best = &a;
+    return best;
+  }
+
+  // What a step of point k costs against the GPU, and where that leaves the seed's
+  // 10^3-10^4x claim.
+  std::string gpu_comparison(int k) const {
+    const auto& f = ledger_[static_cast<size_t>(k)];
+    const double flop = f.gpu_flop_J / f.analog_J, binding = f.gpu_binding_J / f.analog_J;
+    auto verdict = [](double r) {
+      return r >= 1e4 ? "above the claimed 10^3-10^4x" : r >= 1e3 ? "within the claimed 10^3-10^4x" : "below the claimed 10^3-10^4x";
+    };
+    return fmt::format(
+        "A training step of point {} costs {:.3g} J on the chip against {:.3g} J for the GPU's backprop step at its FLOP "
+        "count ({:.3g}x, {}) and {:.3g} J at what binds a step this small on the GPU ({}: {:.3g}x, {}).",
+        k, f.analog_J, f.gpu_flop_J, flop, verdict(flop), f.gpu_binding_J, f.gpu_binding, binding, verdict(binding));
+  }
+
   // The cheapest point per strategy whose yield meets the target.
   std::string answer(const std::vector<Aggregate>& ag) const {
     std::string s;
     for (const auto& strat : e_.strategies) {
-      const Aggregate* best = nullptr;
-      for (const auto& a : ag)
-        if (a.strategy == strat && a.yield.mean >= e_.yield_target && (!best || a.energy_J < best->energy_J)) best = &a;
+      const Aggregate* best = cheapest_meeting_yield(ag, strat);
       if (!best) {
         s += fmt::format("- **{}**: no point meets the yield target {:.0f} % (spec: {}).\n", strat, 100 * e_.yield_target,
                          spec_text());
@@ -467,7 +495,39 @@ class Exploration {
           100 * best->yield.lo, 100 * best->yield.hi, best->yield.n, e_.pareto_metric, f.mean, f.lo, f.hi,
           best->m.at("gradient_cosine").mean, best->m.at("gradient_cosine").lo, best->m.at("gradient_cosine").hi);
     }
+    const Aggregate* best = e_.strategies.empty() ? nullptr : cheapest_meeting_yield(ag, e_.strategies.back());
+    if (best) s += "- " + gpu_comparison(best->point) + "\n";
     return s;
+  }
+
+  // Per point with the per-node readout: the ADC's LSB against the nudge signal it must
+  // resolve, beside the gradient's cosine (where the LSB is the larger, EP's phase
+  // difference is below one code and the gradient is left to the noise's dithering).
+  std::string resolution_section(const std::vector<Aggregate>& ag) const {
+    std::string s =
+        "## Readout resolution against the nudge signal\n\n"
+        "The per-node ADC must resolve the difference between the +beta and -beta equilibria (the nudge signal, rms over "
+        "nodes and samples, from each point's ledger). Its LSB is 2 full_scale v_unit / (2^adc_bits - 1); where it "
+        "exceeds the nudge signal a phase difference is below one code. The analog products readout has no per-node "
+        "ADC (its accumulators' ADC reads the gradient itself).\n\n"
+        "| point | design | readout | ADC LSB (mV) | nudge signal (mV) | LSB / signal | gradient cosine, " +
+        e_.strategies.front() + " |\n|---|---|---|---|---|---|---|\n";
+    for (const auto& a : ag) {
+      if (a.strategy != e_.strategies.front()) continue;
+      const Point& p = points_[static_cast<size_t>(a.point)];
+      const auto& g = a.m.at("gradient_cosine");
+      const double signal_mV = 1e3 * ledger_[static_cast<size_t>(a.point)].nudge_signal_V;
+      if (p.cfg.readout.products) {
+        s += fmt::format("| {} | {} | products | - | {:.3g} | - | {:.3f} [{:.3f}, {:.3f}] |\n", a.point, point_label(a.point),
+                         signal_mV, g.mean, g.lo, g.hi);
+        continue;
+      }
+      const double lsb_mV = 1e3 * 2 * p.cfg.readout.full_scale_model * p.dm.v_unit_V / (std::ldexp(1.0, static_cast<int>(p.ep.adc_bits)) - 1);
+      s += fmt::format("| {} | {} | ADC per node | {:.3g} | {:.3g} | {:.2f}{} | {:.3f} [{:.3f}, {:.3f}] |\n", a.point,
+                       point_label(a.point), lsb_mV, signal_mV, lsb_mV / signal_mV, lsb_mV > signal_mV ? " (LSB larger)" : "",
+                       g.mean, g.lo, g.hi);
+    }
+    return s + "\n";
   }
 
   report::FigureResult pareto_figure(const std::vector<Aggregate>& ag) const {
@@ -543,7 +603,8 @@ class Exploration {
                         a.point, a.strategy, point_label(a.point), a.yield.n, f.mean, f.lo, f.hi, g.mean, g.lo, g.hi,
                         100 * a.yield.mean, 100 * a.yield.lo, 100 * a.yield.hi, a.energy_J, a.pareto ? "yes" : "");
     }
-    md += "\nTables: `explore/chips.csv` (a row per point, chip and strategy, with its mismatch seed: `eqsim netlist "
+    md += "\n" + resolution_section(ag);
+    md += "Tables: `explore/chips.csv` (a row per point, chip and strategy, with its mismatch seed: `eqsim netlist "
           "--mismatch-seed S --relative-mismatch SIGMA` rebuilds that chip), `explore/points.csv`, `explore/pareto.csv`.\n\n";
     const auto pf = pareto_figure(ag);
     md += pf.ok ? "![Energy per step against the Pareto metric](figures/explore_pareto.png)\n\n"
@@ -559,11 +620,12 @@ class Exploration {
            {"chips_per_point", e_.chips}, {"yield_target", e_.yield_target}, {"pareto_metric", e_.pareto_metric},
            {"tables", {{"chips", "explore/chips.csv"}, {"points", "explore/points.csv"}, {"pareto", "explore/pareto.csv"}}}};
     for (const auto& strat : e_.strategies) {
-      const Aggregate* best = nullptr;
-      for (const auto& a : ag)
-        if (a.strategy == strat && a.yield.mean >= e_.yield_target && (!best || a.energy_J < best->energy_J)) best = &a;
+      const Aggregate* best = cheapest_meeting_yield(ag, strat);
       j["cheapest_meeting_yield"][strat] =
-          best ? json{{"point", best->point}, {"energy_J_per_step", best->energy_J}, {"yield", best->yield.mean},
+          best ? json{{"point", best->point}, {"energy_J_per_step", best->energy_J},
+                      {"gpu_backprop_flop_J_per_step", ledger_[static_cast<size_t>(best->point)].gpu_flop_J},
+                      {"gpu_backprop_binding_J_per_step", ledger_[static_cast<size_t>(best->point)].gpu_binding_J},
+                      {"yield", best->yield.mean},
                       {"yield_lo", best->yield.lo}, {"yield_hi", best->yield.hi}, {"n_chips", best->yield.n}}
                : json(nullptr);
     }
@@ -582,7 +644,15 @@ class Exploration {
   data::Digits digits_;
   std::unique_ptr<metrics::DigitClassifier> clf_;
   std::vector<Row> rows_;
-  std::vector<double> energy_J_;
+  // A point's ledger figures (explore/points/pK_ledger.json).
+  struct LedgerFigures {
+    double analog_J = 0;       // the chip's energy per training step
+    double gpu_flop_J = 0;     // the GPU's backprop step at its FLOP count
+    double gpu_binding_J = 0;  // ... at the flavour that binds (FLOPs or kernel latency)
+    std::string gpu_binding;
+    double nudge_signal_V = 0;  // rms difference of the +beta and -beta equilibria
+  };
+  std::vector<LedgerFigures> ledger_;
 };
 
 }  // namespace

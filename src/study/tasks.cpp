@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <stdexcept>
 
 #include "data/npy.hpp"
@@ -47,7 +49,28 @@ std::string get_string(const std::string& in, size_t& pos) {
 void run_tasks(const TaskBatch& batch, const TaskExecutor& executor) {
   if (executor) return executor(batch);
   if (installed_executor()) return installed_executor()(batch);
-  for (size_t i = 0; i < batch.tasks.size(); ++i) batch.store(i, batch.compute(batch.tasks[i]));
+  // Here: as many tasks at once as the process has OpenMP threads, each running
+  // single-threaded inside (nested regions are serialised); store under a lock, in the
+  // order the tasks end. The first exception stops new tasks and is rethrown.
+  std::mutex lock;
+  std::exception_ptr error;
+  const long n = static_cast<long>(batch.tasks.size());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (long i = 0; i < n; ++i) {
+    {
+      const std::lock_guard<std::mutex> hold(lock);
+      if (error) continue;
+    }
+    try {
+      const std::string result = batch.compute(batch.tasks[static_cast<size_t>(i)]);
+      const std::lock_guard<std::mutex> hold(lock);
+      if (!error) batch.store(static_cast<size_t>(i), result);
+    } catch (...) {
+      const std::lock_guard<std::mutex> hold(lock);
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 void set_task_executor(TaskExecutor executor) { installed_executor() = std::move(executor); }

@@ -3,8 +3,10 @@
 // independent tasks (the exploration's (point, chip) pairs, the mismatch study's chips)
 // form a TaskBatch: each task is named by a string, its result is computed to bytes by
 // a pure function of the batch's shared state and that name (seeds only: the same bytes
-// on any rank, in any order), and stored by the writer. The default executor runs every
-// task here, one after another; the MPI executor (study/mpi/) spreads them over ranks
+// on any rank, in any order, on any thread), and stored by the writer. The default executor
+// runs every task here, as many at once as the process has OpenMP threads (compute must be
+// safe to call concurrently; store is called under a lock); the MPI executor (study/mpi/)
+// spreads them over ranks
 // and stores every result on rank 0. A worker rebuilds `compute` from the shared state
 // through the WorkerFactory registered under the batch's kind.
 #include <functional>
@@ -27,7 +29,7 @@ using TaskFunction = std::function<std::string(const std::string& task)>;
 // On a worker rank: the batch's compute from its shared state (which may be large: model files).
 using WorkerFactory = std::function<TaskFunction(const std::string& shared)>;
 
-// Runs the batch with `executor`, or the process's (set_task_executor), or here in order.
+// Runs the batch with `executor`, or the process's (set_task_executor), or here (see top).
 void run_tasks(const TaskBatch& batch, const TaskExecutor& executor = {});
 // The executor every study uses from now on (cli/main installs the MPI one under mpirun).
 void set_task_executor(TaskExecutor executor);
