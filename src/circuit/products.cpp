@@ -9,6 +9,12 @@ namespace eqsim::circuit {
 
 namespace {
 
+// An intra-module array from its strict upper triangle: (i, j) = (j, i) below, 0 on the diagonal.
+void mirror_upper(Eigen::MatrixXd& m) {
+  for (Eigen::Index j = 0; j < m.cols(); ++j)
+    for (Eigen::Index i = j; i < m.rows(); ++i) m(i, j) = i == j ? 0 : m(j, i);
+}
+
 // One multiplier per entry: gain 1 + N(0, sigma_g), offsets N(0, sigma_o) (model units);
 // an intra-module coupling's pair (i, j), i < j, shares its multiplier with (j, i), whose
 // inputs are swapped; its diagonal has none.
@@ -23,11 +29,9 @@ void draw_multipliers(std::mt19937_64& rng, double sigma_g, double sigma_o, bool
       if (with_offsets) ox(i, j) = sigma_o * normal(rng), oy(i, j) = sigma_o * normal(rng);
     }
   if (!pairs) return;
+  mirror_upper(gain);
   for (Eigen::Index j = 0; j < gain.cols(); ++j)
-    for (Eigen::Index i = j; i < gain.rows(); ++i) {
-      gain(i, j) = i == j ? 0 : gain(j, i);
-      ox(i, j) = i == j ? 0 : oy(j, i), oy(i, j) = i == j ? 0 : ox(j, i);
-    }
+    for (Eigen::Index i = j; i < gain.rows(); ++i) ox(i, j) = i == j ? 0 : oy(j, i), oy(i, j) = i == j ? 0 : ox(j, i);
 }
 
 }  // namespace
@@ -77,9 +81,7 @@ void AnalogProducts::read(model::ParamList& grad, const model::State& free_state
         const double var = 2 * B * s2 * (x2(i) + y2(j) + s2) / r;
         g(i, j) += c * per_product * std::abs(gain_[a](i, j)) * std::sqrt(var) * normal(noise_);
       }
-    if (pairs)
-      for (Eigen::Index j = 0; j < g.cols(); ++j)
-        for (Eigen::Index i = j; i < g.rows(); ++i) g(i, j) = i == j ? 0 : g(j, i);
+    if (pairs) mirror_upper(g);
     grad[a] = g;
   };
   // A product of X and a noiseless reference (a bias) or level switch (a table entry):
