@@ -74,6 +74,9 @@ TEST_CASE("eqsim explore: bad axes and specs exit 2 naming the file and key") {
       {"explore.pareto_metric=energy", "explore.pareto_metric"},
       {"explore.backend=chipp", "explore.backend"},
       {"'explore.axes={readout.products: [0, 2]}'", "readout.products"},
+      {"'explore.axes={device.c_node_F: {lin: [1.0e-13, 2.0e-13], n: 1.0e+9}}'", "explore.axes.device.c_node_F.n"},
+      {"'explore.axes={readout.repeats: {lin: [1, 8], n: 2000}, readout.full_scale_model: {lin: [1, 2], n: 2000}}'",
+       "explore.axes"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.set);

@@ -87,6 +87,7 @@ ExploreAxis read_axis(const std::string& file, const std::string& key, const YAM
   a.hi = read_number(file, where + "." + a.scale, b[1]);
   const double count = read_number(file, where + ".n", n["n"]);
   if (count < 1 || count != std::floor(count)) throw InputError(file, where + ".n", "must be a positive integer");
+  if (count > kMaxAxisValues) throw InputError(file, where + ".n", "at most " + std::to_string(kMaxAxisValues) + " values per axis");
   if (!(a.hi >= a.lo)) throw InputError(file, where + "." + a.scale, "needs lo <= hi");
   if (a.scale == "log" && !(a.lo > 0)) throw InputError(file, where + ".log", "log bounds must be positive");
   const int N = static_cast<int>(count);
@@ -214,6 +215,11 @@ void ExploreOptions::validate(const std::string& file) const {
     require_positive(file, key, v);
   if (samples < 2 * 64) throw InputError(file, "explore.samples", "needs at least 128 (a Frechet distance of 64 pixels)");
   if (insitu_steps < 0) throw InputError(file, "explore.insitu_steps", "must be >= 0");
+  double grid = 1;
+  for (const auto& a : axes) grid *= static_cast<double>(a.values.size());
+  if (design == "grid" && grid > kMaxDesignPoints)
+    throw InputError(file, "explore.axes", "the full grid has more than " + std::to_string(kMaxDesignPoints) + " points");
+  if (points > kMaxDesignPoints) throw InputError(file, "explore.points", "at most " + std::to_string(kMaxDesignPoints));
 }
 
 const std::vector<ChipMetric>& chip_metrics() {

@@ -112,6 +112,10 @@ struct ExploreAxis {
   bool device = false;
 };
 
+// Bounds that keep a typo (n: 1e9) an input error instead of gigabytes of design points.
+inline constexpr int kMaxAxisValues = 10000;
+inline constexpr int kMaxDesignPoints = 1000000;
+
 // The design-space exploration (DESIGN.md §11): points (full grid or seeded Latin
 // hypercube) x chips (common random numbers: chip k has the same mismatch seed at every
 // point) x strategies, a spec per chip, a yield target and the Pareto metric.
