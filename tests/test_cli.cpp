@@ -242,6 +242,35 @@ TEST_CASE("a failing stage of eqsim run leaves a report naming the stage and why
   CHECK(summary.find("\"failed\"") != std::string::npos);
 }
 
+TEST_CASE("train.seeds: every model trained once per seed; the quality table's intervals and EP's difference over training seeds") {
+  const std::string dir = testing::fresh_dir("run_seeds") + "/run";
+  const auto r = run_eqsim("run " + small_run_args(dir, 10) +
+                           " --set 'train.seeds=[3, 4]' --set sample.sets=2 --set mismatch.enabled=false"
+                           " --set energy.enabled=false --set circuit_check.enabled=false");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  for (const char* model : {"/ep/model", "/ep_seed4/model", "/mlp/model", "/mlp_seed4/model"})
+    REQUIRE_MESSAGE(fs::exists(dir + model + "/model.yaml"), model);
+  CHECK(config::load_training_record(dir + "/ep/model")->train.seed == 3);
+  CHECK(config::load_training_record(dir + "/ep_seed4/model")->train.seed == 4);
+  CHECK(data::read_npy(dir + "/ep/model/W_x_h1.npy") != data::read_npy(dir + "/ep_seed4/model/W_x_h1.npy"));
+  const auto summary = nlohmann::json::parse(std::ifstream(dir + "/summary.json"));
+  CHECK(summary["train_seed"] == 3);
+  for (const auto& [label, q] : summary["quality"].items()) {
+    const auto sets = q["frechet_sets"].get<std::vector<double>>();
+    const auto seeds = q["frechet_training_seeds"].get<std::vector<double>>();
+    if (seeds.empty()) continue;  // the EP model's other readouts: one training seed
+    REQUIRE(seeds.size() == 2);
+    REQUIRE(sets.size() == 2);
+    CHECK(seeds[0] == doctest::Approx((sets[0] + sets[1]) / 2).epsilon(1e-12));  // seed 3's mean over its sets
+    CHECK(seeds[1] != doctest::Approx(seeds[0]).epsilon(1e-6));                   // seed 4 is another training run
+  }
+  CHECK(summary["quality"]["EP (symmetric)"]["frechet_training_seeds"].size() == 2);
+  std::ifstream md(dir + "/report.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  CHECK(text.find("over training seeds [95 %]") != std::string::npos);
+  CHECK(text.find("over 2 paired training seeds") != std::string::npos);
+}
+
 TEST_CASE("the mismatch table round-trips, and the 10 % drop sigma interpolates the noiseless chip means") {
   std::vector<study::MismatchRow> rows;
   auto add = [&](double sigma, int seed, bool noise, double deploy, double insitu) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -277,6 +278,11 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   t.steps = r.get<long>("train.steps", t.steps);
   t.batch_size = r.get<int>("train.batch_size", t.batch_size);
   t.seed = r.get<unsigned long long>("train.seed", t.seed);
+  c.train_seeds = read_list(r, "train.seeds", std::vector<unsigned long long>{t.seed});
+  if (c.train_seeds.empty()) throw InputError(source, "train.seeds", "needs at least one seed");
+  if (std::set<unsigned long long>(c.train_seeds.begin(), c.train_seeds.end()).size() != c.train_seeds.size())
+    throw InputError(source, "train.seeds", "seeds must be distinct (a repeated seed repeats the same training run)");
+  t.seed = c.train_seeds.front();
   t.pairing = parse_enum(source, "train.pairing", r.get<std::string>("train.pairing", "ot"), learn::pairing_from_string);
   t.adam.lr = r.get<double>("train.lr", t.adam.lr);
   t.adam.beta1 = r.get<double>("train.adam_beta1", t.adam.beta1);

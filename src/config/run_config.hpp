@@ -163,6 +163,11 @@ struct RunConfig {
   double init_gain = 0.5;
   std::string data_path;  // empty: the cache (scripts/fetch-digits.sh)
   learn::TrainOptions train;
+  // Training seeds (train.seeds, whose first replaces train.seed; default the one
+  // train.seed): `eqsim run` trains EP and each baseline once per seed, so the
+  // sample-quality table's intervals span training runs as well as sample sets. The
+  // first seed's models feed every later stage.
+  std::vector<unsigned long long> train_seeds;
   learn::Estimator estimator = learn::Estimator::symmetric;
   double beta = 1.25e-3;
   model::RelaxOptions relax;         // free phase

@@ -9,17 +9,28 @@
 
 namespace eqsim::report {
 
+namespace {
+// "mean [lo, hi] N=n" of a t interval, "-" below two values.
+std::string interval_cell(const std::vector<double>& values) {
+  const auto iv = metrics::t_interval(values);
+  return iv.n > 1 ? fmt::format("{:.3f} [{:.3f}, {:.3f}] N={}", iv.mean, iv.lo, iv.hi, iv.n) : "-";
+}
+}  // namespace
+
 std::string quality_table(const std::vector<LabelledQuality>& rows) {
-  std::string s = fmt::format("| {:<30} | {:>5} | {:>7} | {:>9} | {:>10} | {:>8} | {:>26} | {:>9} |\n", "samples", "n",
+  bool seeds = false;
+  for (const auto& r : rows) seeds = seeds || r.frechet_seeds.size() > 1;
+  std::string s = fmt::format("| {:<30} | {:>5} | {:>7} | {:>9} | {:>10} | {:>8} | {:>26} | {:>9} |", "samples", "n",
                               "classes", "min class", "confidence", "Frechet", "Frechet over sets [95 %]", "Frechet@inf");
-  s += "|" + std::string(32, '-') + "|-------|---------|-----------|------------|----------|----------------------------|-----------|\n";
+  s += seeds ? fmt::format(" {:>26} |\n", "over training seeds [95 %]") : "\n";
+  s += "|" + std::string(32, '-') + "|-------|---------|-----------|------------|----------|----------------------------|-----------|";
+  s += seeds ? "----------------------------|\n" : "\n";
   for (const auto& r : rows) {
-    const auto iv = metrics::t_interval(r.frechet_sets);
-    const std::string sets = iv.n > 1 ? fmt::format("{:.3f} [{:.3f}, {:.3f}] N={}", iv.mean, iv.lo, iv.hi, iv.n) : "-";
     const std::string inf = std::isnan(r.frechet_inf) ? "-" : fmt::format("{:.3f}", r.frechet_inf);
-    s += fmt::format("| {:<30} | {:>5} | {:>4}/10 | {:>8.1f}% | {:>10.3f} | {:>8.3f} | {:>26} | {:>9} |\n", r.label,
+    s += fmt::format("| {:<30} | {:>5} | {:>4}/10 | {:>8.1f}% | {:>10.3f} | {:>8.3f} | {:>26} | {:>9} |", r.label,
                      r.quality.n, r.quality.classes_covered, 100 * r.quality.min_class_fraction,
-                     r.quality.mean_confidence, r.quality.frechet_distance, sets, inf);
+                     r.quality.mean_confidence, r.quality.frechet_distance, interval_cell(r.frechet_sets), inf);
+    s += seeds ? fmt::format(" {:>26} |\n", interval_cell(r.frechet_seeds)) : "\n";
   }
   return s;
 }
@@ -128,15 +139,20 @@ std::string circuit_check_section(const RunReport& r) {
 
 // EP's Frechet distance against another model's over paired sample sets (the same
 // sampling seeds): the mean difference with its t interval, and whether it is one.
+// With several training seeds the pairs are training runs (the same seed), each the mean
+// over its sample sets: training runs, not sample sets, are then the independent units.
 std::string difference_line(const LabelledQuality& ep, const LabelledQuality& other) {
-  const size_t n = std::min(ep.frechet_sets.size(), other.frechet_sets.size());
+  const bool by_seed = ep.frechet_seeds.size() > 1 && other.frechet_seeds.size() > 1;
+  const auto& a = by_seed ? ep.frechet_seeds : ep.frechet_sets;
+  const auto& b = by_seed ? other.frechet_seeds : other.frechet_sets;
+  const size_t n = std::min(a.size(), b.size());
   if (n < 2 || !other.baseline) return "";
   std::vector<double> d(n);
-  for (size_t k = 0; k < n; ++k) d[k] = ep.frechet_sets[k] - other.frechet_sets[k];
+  for (size_t k = 0; k < n; ++k) d[k] = a[k] - b[k];
   const auto iv = metrics::t_interval(d);
   const bool differs = iv.lo > 0 || iv.hi < 0;
-  return fmt::format("  - EP against {}: Fréchet difference {:+.3f} [{:+.3f}, {:+.3f}] over {} paired sample sets: {}.\n",
-                     other.label, iv.mean, iv.lo, iv.hi, n,
+  return fmt::format("  - EP against {}: Fréchet difference {:+.3f} [{:+.3f}, {:+.3f}] over {} paired {}: {}.\n",
+                     other.label, iv.mean, iv.lo, iv.hi, n, by_seed ? "training seeds" : "sample sets",
                      differs ? (iv.mean < 0 ? "EP is better" : "EP is worse") : "not shown to differ");
 }
 

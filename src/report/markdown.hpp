@@ -16,6 +16,7 @@ struct LabelledQuality {
   metrics::Quality quality;          // of the first sample set
   bool baseline = false;             // a baseline model (exact gradient, MLP) EP is compared with
   std::vector<double> frechet_sets;  // Frechet distance of each independent sample set (sampling seeds), at equal N
+  std::vector<double> frechet_seeds;  // per training seed (train.seeds, when several): the mean over its sample sets
   double frechet_inf = std::numeric_limits<double>::quiet_NaN();  // the first set's, extrapolated to infinite N
 };
 

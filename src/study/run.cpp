@@ -42,13 +42,15 @@ Eigen::MatrixXd sample_stage(const std::string& model_dir, const learn::SampleOp
 // STEM.npy (k = 0, the set the figures show) and STEM_set<k>.npy.
 struct LabelledSets {
   std::string label;
-  std::vector<Eigen::MatrixXd> sets;
+  std::vector<Eigen::MatrixXd> sets;  // of the model trained at the first training seed
   bool baseline = false;
+  std::vector<std::vector<Eigen::MatrixXd>> other_seeds;  // the sets of the models trained at train.seeds[1..]
 };
 
 LabelledSets sample_sets(const std::string& label, const std::string& model_dir, learn::SampleOptions opt, int n_sets,
                          const std::string& stem) {
-  LabelledSets out{label, {}};
+  LabelledSets out;
+  out.label = label;
   const unsigned long long seed = opt.seed;
   for (int k = 0; k < n_sets; ++k) {
     opt.seed = seed + static_cast<unsigned long long>(k);
@@ -62,20 +64,33 @@ LabelledSets sample_sets(const std::string& label, const std::string& model_dir,
 std::vector<report::LabelledQuality> quality_over_sets(const std::vector<LabelledSets>& models, const std::string& data_path,
                                                        unsigned long long seed) {
   std::vector<std::pair<std::string, Eigen::MatrixXd>> flat;
-  for (const auto& m : models)
+  for (const auto& m : models) {
     for (const auto& x : m.sets) flat.emplace_back(m.label, x);
+    for (const auto& sets : m.other_seeds)
+      for (const auto& x : sets) flat.emplace_back(m.label, x);
+  }
   const auto scored = evaluate_job(flat, data_path);
   const auto digits = data::load_digits(data_path);
   std::vector<report::LabelledQuality> rows;
   size_t i = 0;
+  auto mean_frechet = [&](size_t n) {
+    double sum = 0;
+    for (size_t k = 0; k < n; ++k) sum += scored[i + k].quality.frechet_distance;
+    i += n;
+    return sum / static_cast<double>(n);
+  };
   for (const auto& m : models) {
     report::LabelledQuality q = scored[i];
     q.baseline = m.baseline;
     for (size_t k = 0; k < m.sets.size(); ++k) q.frechet_sets.push_back(scored[i + k].quality.frechet_distance);
     if (m.sets.front().cols() >= 4 * 64)  // subsets of N/2 and more keep a full-rank covariance
       q.frechet_inf = metrics::frechet_extrapolated(m.sets.front(), digits.images, seed);
+    const double first_seed = mean_frechet(m.sets.size());
+    if (!m.other_seeds.empty()) {
+      q.frechet_seeds.push_back(first_seed);
+      for (const auto& sets : m.other_seeds) q.frechet_seeds.push_back(mean_frechet(sets.size()));
+    }
     rows.push_back(q);
-    i += m.sets.size();
   }
   return rows;
 }
@@ -92,6 +107,7 @@ nlohmann::json summary_json(const config::RunConfig& cfg, const report::RunRepor
   j["config"] = cfg.source;
   j["git_revision"] = EQSIM_GIT_REVISION;
   j["train_seed"] = cfg.train.seed;
+  j["train_seeds"] = cfg.train_seeds;
   j["versions"] = rep.versions;
   if (!rep.failed_stage.empty()) j["failed"] = {{"stage", rep.failed_stage}, {"message", rep.failure}};
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
@@ -102,6 +118,7 @@ nlohmann::json summary_json(const config::RunConfig& cfg, const report::RunRepor
                              {"mean_confidence", q.quality.mean_confidence},
                              {"frechet_distance", q.quality.frechet_distance},
                              {"frechet_sets", q.frechet_sets},
+                             {"frechet_training_seeds", q.frechet_seeds},
                              {"frechet_inf", number(q.frechet_inf)},
                              {"class_fraction", q.quality.class_fraction}};
   if (!rep.gradcheck.empty())
@@ -160,15 +177,26 @@ void models_stage(const std::string& dir, const config::RunConfig& cfg, report::
 
   std::vector<LabelledSets> sets;
   for (const auto& v : variants) {
-    config::RunConfig vc = cfg;
-    vc.estimator = v.estimator;
-    const std::string vdir = dir + "/" + v.name;
-    stage = "train " + v.name;
-    train_stage(vc, vdir, v.kind);
-    rep.training.push_back({v.label, vdir + "/train_log.csv"});
-    stage = "sample " + v.name;
-    sets.push_back(sample_sets(v.label, vdir + "/model", cfg.sample, cfg.sample_sets, dir + "/samples/" + v.name));
-    sets.back().baseline = v.name != "ep";
+    // The first training seed keeps the plain folder (dir/ep/model feeds every later stage);
+    // seed S of train.seeds[1..] trains into dir/NAME_seedS.
+    for (size_t k = 0; k < cfg.train_seeds.size(); ++k) {
+      config::RunConfig vc = cfg;
+      vc.estimator = v.estimator;
+      vc.train.seed = cfg.train_seeds[k];
+      const std::string name = k == 0 ? v.name : fmt::format("{}_seed{}", v.name, cfg.train_seeds[k]);
+      const std::string vdir = dir + "/" + name;
+      stage = "train " + name;
+      train_stage(vc, vdir, v.kind);
+      stage = "sample " + name;
+      LabelledSets s = sample_sets(v.label, vdir + "/model", cfg.sample, cfg.sample_sets, dir + "/samples/" + name);
+      if (k > 0) {
+        sets.back().other_seeds.push_back(std::move(s.sets));
+        continue;
+      }
+      rep.training.push_back({v.label, vdir + "/train_log.csv"});
+      sets.push_back(std::move(s));
+      sets.back().baseline = v.name != "ep";
+    }
   }
   stage = "sample ep (t_end 1.2, energy-gradient readout)";
   learn::SampleOptions extended = cfg.sample;
