@@ -201,3 +201,28 @@ TEST_CASE("a report with a deleted and a corrupt figure fails the Chromium check
   CHECK(c.missing == std::vector<std::string>{file_url(dir + "/" + pngs[0])});
   CHECK(c.loaded.size() + 2 == static_cast<size_t>(c.images));
 }
+
+// An exploration's report (the committed demo's, and one generated at test size) in
+// Chromium: every figure loads, the answer comes first.
+TEST_CASE("exploration reports load in headless Chromium: the committed demo's and a generated one") {
+  const std::string work = testing::fresh_dir("report_html_explore");
+  const std::string generated = work + "/explore";
+  const auto r = run_eqsim(testing::small_explore_args(generated));
+  REQUIRE_MESSAGE(r.exit_code == 0, "eqsim explore failed:\n" << r.output);
+  for (const std::string& report : {testing::source_path("reports/explore_demo/report.html"), generated + "/report.html"}) {
+    CAPTURE(report);
+    const std::string html = read_text(report);
+    REQUIRE(!html.empty());
+    const PageCheck c = check_in_chromium(report, work);
+    INFO(report_lines(c));
+    CHECK(c.errors.empty());
+    CHECK(c.images > 0);
+    CHECK(c.images == static_cast<int>(count(html, "<img ")));
+    CHECK(c.loaded.size() == static_cast<size_t>(c.images));
+    CHECK(c.broken.empty());
+    CHECK(c.missing.empty());
+    const size_t answer = html.find("The answer"), points = html.find(">Points<");
+    CHECK(answer != std::string::npos);
+    CHECK(answer < points);  // the answer opens the report, before the tables
+  }
+}
