@@ -6,8 +6,9 @@
 //             in-situ steps and gradient batch): chip k is the stage's chip
 //             (noise k % 2, sigma k / 2 over the sigmas), so 8 chips cover its grid once;
 //   explore:  sigma 3 %, 300 K, the ADC's and the weights' bits of the device model.
-// Usage: bench_explore MODEL_DIR [chips=8] [settings=mismatch] [samples] [insitu_steps]
-// (MODEL_DIR: `eqsim train` of the default config, e.g. DIR/ep/model of `eqsim run`).
+// Usage: bench_explore MODEL_DIR [chips=8] [settings=mismatch] [samples] [insitu_steps] [KEY=VALUE ...]
+// (MODEL_DIR: `eqsim train` of the default config, e.g. DIR/ep/model of `eqsim run`;
+// KEY=VALUE: run-config overrides, as eqsim's --set, e.g. sample.relax.tol=1e-5).
 #include <Eigen/Core>
 #include <chrono>
 #include <cstdio>
@@ -29,7 +30,7 @@ struct Totals {
   int chips = 0;
   double wall_s = 0;
   study::ChipSeconds deploy, insitu;
-  double cosine_deploy = 0, cosine_insitu = 0;
+  double cosine_deploy = 0, cosine_insitu = 0, rise_deploy = 0, rise_insitu = 0;
 
   void add(const study::ChipResult& r, double wall) {
     ++chips, wall_s += wall;
@@ -38,13 +39,15 @@ struct Totals {
       to->settle += from->settle, to->sampling += from->sampling;
     }
     cosine_deploy += r.deploy.gradient_cosine, cosine_insitu += r.insitu.gradient_cosine;
+    rise_deploy += r.deploy.frechet_rise, rise_insitu += r.insitu.frechet_rise;
   }
 
   void print(const char* what) const {
     if (chips == 0) return;
     const double n = chips;
-    std::printf("  %s (%d chips): %.2f s per chip (its own wall time); EP-gradient cosine deploy %.3f, in situ %.3f\n",
-                what, chips, wall_s / n, cosine_deploy / n, cosine_insitu / n);
+    std::printf("  %s (%d chips): %.2f s per chip (its own wall time); EP-gradient cosine deploy %.3f, in situ %.3f; "
+                "Frechet rise deploy %.3f, in situ %.3f\n",
+                what, chips, wall_s / n, cosine_deploy / n, cosine_insitu / n, rise_deploy / n, rise_insitu / n);
     std::printf("    per chip, s: deploy  gradient %.2f  settle %.2f  sampling %.2f\n", deploy.gradient / n,
                 deploy.settle / n, deploy.sampling / n);
     std::printf("                 in situ training %.2f  gradient %.2f  settle %.2f  sampling %.2f\n", insitu.training / n,
@@ -56,18 +59,21 @@ struct Totals {
 
 int main(int argc, char** argv) {
   Eigen::setNbThreads(1);
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_explore MODEL_DIR [chips=8] [settings=mismatch|explore] [samples] [insitu_steps]\n");
+  std::vector<std::string> positional, overrides;
+  for (int i = 1; i < argc; ++i) (std::string(argv[i]).find('=') != std::string::npos ? overrides : positional).push_back(argv[i]);
+  auto arg = [&](size_t k) { return k < positional.size() ? positional[k].c_str() : nullptr; };
+  if (positional.empty()) {
+    std::fprintf(stderr, "usage: bench_explore MODEL_DIR [chips=8] [settings=mismatch|explore] [samples] [insitu_steps] [KEY=VALUE ...]\n");
     return 2;
   }
-  const std::string model_dir = argv[1];
-  const int chips = argc > 2 ? std::atoi(argv[2]) : 8;
-  const std::string settings = argc > 3 ? argv[3] : "mismatch";
+  const std::string model_dir = positional.at(0);
+  const int chips = arg(1) ? std::atoi(arg(1)) : 8;
+  const std::string settings = arg(2) ? arg(2) : "mismatch";
   if (settings != "mismatch" && settings != "explore") {
     std::fprintf(stderr, "settings: mismatch or explore\n");
     return 2;
   }
-  auto cfg = config::load_run_config("");
+  auto cfg = config::load_run_config("", overrides);
   const auto& ms = cfg.mismatch;
   const auto record = *config::load_training_record(model_dir);
   cfg.train = record.train;
@@ -83,8 +89,8 @@ int main(int argc, char** argv) {
   c.digits = &digits;
   c.clf = &clf;
   c.ideal = &net;
-  c.samples = argc > 4 ? std::atoi(argv[4]) : ms.samples;
-  c.insitu_steps = argc > 5 ? std::atoi(argv[5]) : ms.insitu_steps;
+  c.samples = arg(3) ? std::atoi(arg(3)) : ms.samples;
+  c.insitu_steps = arg(4) ? std::atoi(arg(4)) : ms.insitu_steps;
   c.gradient_batch = ms.gradient_batch;
   c.settle_tol = ms.settle_tol;
   if (settings == "explore") {
@@ -120,6 +126,7 @@ int main(int argc, char** argv) {
               "OMP_NUM_THREADS=%s):\n",
               settings.c_str(), c.samples, c.insitu_steps, c.gradient_batch,
               std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "unset");
+  for (const auto& o : overrides) std::printf("  override %s\n", o.c_str());
   noiseless.print("noise off");
   noisy.print(settings == "explore" ? "noise at 300 K, ADC and weight codes" : "noise on");
   std::printf("  all, chips at once on the threads: %.1f s for %d chips, %.2f s per chip, %.1f chips per minute\n", elapsed,
