@@ -247,7 +247,12 @@ Measurement measure_step(const model::Network& net, const circuit::DeviceModel& 
   m.backend = b.name();
   m.settle_tol_V = settle_tolerance_V(dm, ep);
   m.samples = static_cast<int>(in.spring_target.cols());
-  for (const auto& p : in.phases) m.phases.push_back({p.name, p.readout});
+  for (const auto& p : in.phases) {
+    PhaseMeasurement pm;
+    pm.name = p.name;
+    pm.readout = p.readout;
+    m.phases.push_back(pm);
+  }
   backend::RelaxOptions ropt;
   ropt.settle_tol_V = m.settle_tol_V;
   ropt.t_stop_s = opt.t_stop_tau * circuit::tau_s(dm);
