@@ -175,15 +175,16 @@ void models_stage(const std::string& dir, const config::RunConfig& cfg, report::
   if (cfg.baselines.exact) variants.push_back({"exact", "energy model, exact gradient", TrainKind::energy, learn::Estimator::exact});
   if (cfg.baselines.mlp) variants.push_back({"mlp", "backprop MLP", TrainKind::mlp, cfg.estimator});
 
+  const std::vector<unsigned long long> seeds = cfg.train_seeds.empty() ? std::vector{cfg.train.seed} : cfg.train_seeds;
   std::vector<LabelledSets> sets;
   for (const auto& v : variants) {
     // The first training seed keeps the plain folder (dir/ep/model feeds every later stage);
     // seed S of train.seeds[1..] trains into dir/NAME_seedS.
-    for (size_t k = 0; k < cfg.train_seeds.size(); ++k) {
+    for (size_t k = 0; k < seeds.size(); ++k) {
       config::RunConfig vc = cfg;
       vc.estimator = v.estimator;
-      vc.train.seed = cfg.train_seeds[k];
-      const std::string name = k == 0 ? v.name : fmt::format("{}_seed{}", v.name, cfg.train_seeds[k]);
+      vc.train.seed = seeds[k];
+      const std::string name = k == 0 ? v.name : fmt::format("{}_seed{}", v.name, seeds[k]);
       const std::string vdir = dir + "/" + name;
       stage = "train " + name;
       train_stage(vc, vdir, v.kind);
