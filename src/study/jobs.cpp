@@ -302,7 +302,10 @@ std::vector<LabelledQuality> evaluate_job(const std::vector<std::pair<std::strin
   for (const auto& [label, x] : sets) {
     if (x.rows() != 64) throw InputError(label, "", "expected 64 pixels per sample, got " + std::to_string(x.rows()));
     if (!x.allFinite()) throw InputError(label, "", "samples contain NaN or Inf");
-    rows.push_back({label, metrics::evaluate_samples(x, clf, digits)});
+    LabelledQuality q;
+    q.label = label;
+    q.quality = metrics::evaluate_samples(x, clf, digits);
+    rows.push_back(q);
   }
   return rows;
 }
