@@ -30,6 +30,7 @@ struct Direction {
   bool tanh_src = false;
   bool self = false;      // intra-module: one device per ordered pair i != j (diagonal empty)
   Mat<T> a1, a2, a3, a4;  // W.g, W.g.o, W.g.o^2, W.g.o^3 (elementwise)
+  bool offsets = true;    // some device has an offset (else a2..a4 are zero and skipped: an ideal chip's one GEMM)
   Vec<T> shift;           // identity sources: -sum_j W_ij g_ij o_ij
 };
 
@@ -41,6 +42,7 @@ void set_direction(Direction<T>& d, const W& w, const G& gain, const O& offset) 
   const auto o = offset.array();
   d.a1 = wg.matrix().template cast<T>();
   d.a2 = (wg * o).matrix().template cast<T>();
+  d.offsets = (o != 0).any();
   if (d.tanh_src) d.a3 = (wg * o * o).matrix().template cast<T>(), d.a4 = (wg * o * o * o).matrix().template cast<T>();
   if (d.self)
     for (Mat<T>* a : {&d.a1, &d.a2, &d.a3, &d.a4})
@@ -285,9 +287,10 @@ struct NodeEquations {
         continue;
       }
       // tanh(u - o) = a - o s - o^2 a s + o^3 s (1 - 3a^2) / 3 + O(o^4), s = 1 - a^2
+      w.in.noalias() += d.a1 * s.a[d.src];
+      if (!d.offsets) continue;
       const auto a = s.a[d.src].array();
       w.slope = (T(1) - a.square()).matrix();
-      w.in.noalias() += d.a1 * s.a[d.src];
       w.in.noalias() -= d.a2 * w.slope;
       w.rhs = (a * w.slope.array()).matrix();
       w.in.noalias() -= d.a3 * w.rhs;
@@ -378,6 +381,7 @@ struct NodeEquations {
       }
       rhs = k[d.src][0].cwiseProduct(x[d.src]);
       in.noalias() += d.a1 * rhs;
+      if (!d.offsets) continue;
       rhs = k[d.src][1].cwiseProduct(x[d.src]);
       in.noalias() += d.a2 * rhs;
     }
