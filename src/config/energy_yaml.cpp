@@ -30,7 +30,7 @@ void read_fields(const std::string& path, const YAML::Node& map, const std::stri
   std::set<std::string> known(extra);
   for (const auto& [key, field] : table) known.insert(key);
   for (const auto& kv : map) {
-    const auto key = kv.first.as<std::string>();
+    const auto key = map_key(path, prefix.empty() || prefix.back() != '.' ? prefix : prefix.substr(0, prefix.size() - 1), kv.first);
     if (!known.count(key)) throw InputError(path, prefix + key, "unknown key");
   }
   for (const auto& [key, field] : table) {

@@ -118,7 +118,7 @@ void read_explore(YamlReader& r, const std::string& file, RunConfig& c) {
     if (!axes.IsMap()) throw InputError(file, "explore.axes", "expected a map from key to values");
     e.axes.clear();
     for (const auto& kv : axes) {
-      const std::string key = kv.first.as<std::string>();
+      const std::string key = map_key(file, "explore.axes", kv.first);
       e.axes.push_back(read_axis(file, key, kv.second));
       r.mark("explore.axes." + key);
       for (const char* sub : {"lin", "log", "n"}) r.mark("explore.axes." + key + "." + sub);
@@ -132,13 +132,13 @@ void read_explore(YamlReader& r, const std::string& file, RunConfig& c) {
   if (const YAML::Node spec = r.node("explore.spec")) {
     if (!spec.IsMap()) throw InputError(file, "explore.spec", "expected a map from metric to {min: x} and/or {max: y}");
     for (const auto& kv : spec) {
-      const std::string m = kv.first.as<std::string>(), where = "explore.spec." + m;
+      const std::string m = map_key(file, "explore.spec", kv.first), where = "explore.spec." + m;
       for (const char* sub : {"", ".min", ".max"}) r.mark(where + sub);
       if (!known_metric(m)) throw InputError(file, where, "unknown metric '" + m + "'");
       Threshold t;
       if (!kv.second.IsMap() || kv.second.size() == 0) throw InputError(file, where, "expected {min: x} and/or {max: y}");
       for (const auto& b : kv.second) {
-        const std::string bound = b.first.as<std::string>();
+        const std::string bound = map_key(file, where, b.first);
         if (bound == "min") t.min = read_number(file, where + ".min", b.second);
         else if (bound == "max") t.max = read_number(file, where + ".max", b.second);
         else throw InputError(file, where + "." + bound, "unknown bound (min, max)");

@@ -77,12 +77,15 @@ template long YamlReader::require<long>(const std::string&);
 template unsigned long long YamlReader::require<unsigned long long>(const std::string&);
 template std::string YamlReader::require<std::string>(const std::string&);
 
+std::string map_key(const std::string& file, const std::string& where, const YAML::Node& key) {
+  if (!key.IsScalar()) throw InputError(file, where, "a key that is not a name (line " + std::to_string(key.Mark().line + 1) + ")");
+  return key.as<std::string>();
+}
+
 void YamlReader::check_unknown(const YAML::Node& n, const std::string& prefix) const {
   if (!n.IsMap()) return;
   for (const auto& kv : n) {
-    if (!kv.first.IsScalar())
-      throw InputError(file_, prefix, "a key that is not a name (line " + std::to_string(kv.first.Mark().line + 1) + ")");
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = map_key(file_, prefix, kv.first);
     const std::string path = prefix.empty() ? key : prefix + "." + key;
     if (!known_.count(path))
       throw InputError(file_, path, "unknown key (line " + std::to_string(kv.first.Mark().line + 1) + ")");

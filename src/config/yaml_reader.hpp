@@ -36,6 +36,10 @@ class YamlReader {
   std::set<std::string> known_;
 };
 
+// The text of a map's key; InputError naming `where` and the key's line when the key is
+// not a plain name (YAML allows a map or a list as a key: `? {a: 1}`).
+std::string map_key(const std::string& file, const std::string& where, const YAML::Node& key);
+
 // Applies `--set path.to.key=value` overrides to a YAML tree (value parsed as YAML).
 void apply_override(YAML::Node& root, const std::string& assignment, const std::string& file);
 
