@@ -29,8 +29,9 @@ void read_fields(const std::string& path, const YAML::Node& map, const std::stri
                  const energy::FieldTable<T>& table, const std::set<std::string>& extra, T& out) {
   std::set<std::string> known(extra);
   for (const auto& [key, field] : table) known.insert(key);
+  const std::string section = prefix.empty() ? prefix : prefix.substr(0, prefix.size() - 1);  // "energy." -> "energy"
   for (const auto& kv : map) {
-    const auto key = map_key(path, prefix.empty() || prefix.back() != '.' ? prefix : prefix.substr(0, prefix.size() - 1), kv.first);
+    const auto key = map_key(path, section, kv.first);
     if (!known.count(key)) throw InputError(path, prefix + key, "unknown key");
   }
   for (const auto& [key, field] : table) {

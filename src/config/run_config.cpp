@@ -241,6 +241,10 @@ learn::GradientOptions RunConfig::gradient_options() const {
   return g;
 }
 
+std::vector<unsigned long long> RunConfig::training_seeds() const {
+  return train_seeds.empty() ? std::vector<unsigned long long>{train.seed} : train_seeds;
+}
+
 learn::TrainingRecord RunConfig::training_record() const {
   learn::TrainingRecord t;
   t.task = task == Task::diffusion ? "diffusion" : "flow";

@@ -165,10 +165,7 @@ struct RunConfig {
   double init_gain = 0.5;
   std::string data_path;  // empty: the cache (scripts/fetch-digits.sh)
   learn::TrainOptions train;
-  // Training seeds (train.seeds, whose first replaces train.seed; default the one
-  // train.seed): `eqsim run` trains EP and each baseline once per seed, so the
-  // sample-quality table's intervals span training runs as well as sample sets. The
-  // first seed's models feed every later stage.
+  // train.seeds as given (its first replaces train.seed); read through training_seeds().
   std::vector<unsigned long long> train_seeds;
   learn::Estimator estimator = learn::Estimator::symmetric;
   double beta = 1.25e-3;
@@ -188,6 +185,10 @@ struct RunConfig {
   ExploreOptions explore;
 
   learn::GradientOptions gradient_options() const;
+  // The seeds `eqsim run` trains EP and each baseline at (train.seeds, else train.seed), so
+  // that the sample-quality table's intervals span training runs as well as sample sets;
+  // the first seed's models feed every later stage.
+  std::vector<unsigned long long> training_seeds() const;
   // What a model trained under this config records (steps_done 0).
   learn::TrainingRecord training_record() const;
 };

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fmt/core.h>
 #include <fstream>
+#include <numeric>
 #include <nlohmann/json.hpp>
 
 #include "git_revision.hpp"
@@ -73,22 +74,21 @@ std::vector<report::LabelledQuality> quality_over_sets(const std::vector<Labelle
   const auto digits = data::load_digits(data_path);
   std::vector<report::LabelledQuality> rows;
   size_t i = 0;
-  auto mean_frechet = [&](size_t n) {
-    double sum = 0;
-    for (size_t k = 0; k < n; ++k) sum += scored[i + k].quality.frechet_distance;
-    i += n;
-    return sum / static_cast<double>(n);
+  auto next_frechets = [&](size_t n) {  // the Frechet distances of the next n scored sets, in order
+    std::vector<double> f;
+    for (; f.size() < n; ++i) f.push_back(scored[i].quality.frechet_distance);
+    return f;
   };
+  auto mean = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); };
   for (const auto& m : models) {
     report::LabelledQuality q = scored[i];
     q.baseline = m.baseline;
-    for (size_t k = 0; k < m.sets.size(); ++k) q.frechet_sets.push_back(scored[i + k].quality.frechet_distance);
+    q.frechet_sets = next_frechets(m.sets.size());
     if (m.sets.front().cols() >= 4 * 64)  // subsets of N/2 and more keep a full-rank covariance
       q.frechet_inf = metrics::frechet_extrapolated(m.sets.front(), digits.images, seed);
-    const double first_seed = mean_frechet(m.sets.size());
     if (!m.other_seeds.empty()) {
-      q.frechet_seeds.push_back(first_seed);
-      for (const auto& sets : m.other_seeds) q.frechet_seeds.push_back(mean_frechet(sets.size()));
+      q.frechet_seeds.push_back(mean(q.frechet_sets));
+      for (const auto& sets : m.other_seeds) q.frechet_seeds.push_back(mean(next_frechets(sets.size())));
     }
     rows.push_back(q);
   }
@@ -107,7 +107,7 @@ nlohmann::json summary_json(const config::RunConfig& cfg, const report::RunRepor
   j["config"] = cfg.source;
   j["git_revision"] = EQSIM_GIT_REVISION;
   j["train_seed"] = cfg.train.seed;
-  j["train_seeds"] = cfg.train_seeds;
+  j["train_seeds"] = cfg.training_seeds();
   j["versions"] = rep.versions;
   if (!rep.failed_stage.empty()) j["failed"] = {{"stage", rep.failed_stage}, {"message", rep.failure}};
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
@@ -175,7 +175,7 @@ void models_stage(const std::string& dir, const config::RunConfig& cfg, report::
   if (cfg.baselines.exact) variants.push_back({"exact", "energy model, exact gradient", TrainKind::energy, learn::Estimator::exact});
   if (cfg.baselines.mlp) variants.push_back({"mlp", "backprop MLP", TrainKind::mlp, cfg.estimator});
 
-  const std::vector<unsigned long long> seeds = cfg.train_seeds.empty() ? std::vector{cfg.train.seed} : cfg.train_seeds;
+  const std::vector<unsigned long long> seeds = cfg.training_seeds();
   std::vector<LabelledSets> sets;
   for (const auto& v : variants) {
     // The first training seed keeps the plain folder (dir/ep/model feeds every later stage);
