@@ -3,8 +3,8 @@
 // sampler (readings drawn by the linearised node dynamics) against the exact Lyapunov
 // covariance of the same chip and state (worst per-node variance ratio, worst
 // covariance error over sqrt(var_i var_j)); and the time of one Lyapunov solve, of one
-// noisy reading and of one relaxation of a batch of 256. Per sampler step (0.1, 0.25,
-// 0.5 tau): the first call's readings (a new process) and the next call's (carried on),
+// noisy reading and of one relaxation of a batch of 256. Per sampler step (0.1, 0.5,
+// 1, 2 tau): the first call's readings (a new process) and the next call's (carried on),
 // each against Lyapunov, and the correlation of a node's readings in the two calls.
 // Usage: bench_chip_noise MODEL_DIR [inputs=3] [readings=4000]
 #include <Eigen/Core>
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
                 static_cast<long>(b), lyap_s, (corr - Eigen::MatrixXd::Identity(P.rows(), P.rows())).cwiseAbs().maxCoeff(),
                 static_cast<long>(readings), std::sqrt(2.0 / readings));
     const model::Clamp clamp = learn::free_clamp(net, batch.x_t.col(b).replicate(1, readings));
-    for (const double step : {0.1, 0.25, 0.5}) {
+    for (const double step : {0.1, 0.5, 1.0, 2.0}) {
       circuit::ChipReadout r;
       r.noise_step_tau = step;
       const circuit::EquivalentCircuit chip(net, circuit::draw_factors(net, dm, 1000), dm.noise_gamma, r);

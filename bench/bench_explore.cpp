@@ -20,6 +20,7 @@
 #include "config/energy_yaml.hpp"
 #include "config/model_dir.hpp"
 #include "study/chip.hpp"
+#include "study/jobs.hpp"
 #include "study/tasks.hpp"
 
 using namespace eqsim;
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
     c.weights = {static_cast<int>(ep.weight_bits), cfg.weights.update, cfg.weights.headroom, 0};
   }
   c.ideal_frechet = study::ideal_frechet(cfg, net, digits, clf, c.samples);
+  c.insitu_batches = study::shared_batches(study::batch_source(cfg, digits.images));
   // The chips as a task batch on the default executor, as explore and the mismatch study
   // run them: as many at once as there are OpenMP threads.
   std::vector<study::ChipResult> results(static_cast<size_t>(chips));

@@ -49,10 +49,15 @@
 // 1.020-1.025, 0.024-0.026, the sampling floor); bench_chip_noise (the trained FlowEqProp,
 // 320 nodes, sigma 3 %, 8000 readings, sampling floor ~1.05 / 0.05) worst ratio
 // 1.042-1.068, mean ratio 0.992-0.998, covariance error 0.048-0.056 at 0.5 tau (0.1 tau:
-// 1.042-1.055, 0.047-0.057). Normal draws: Marsaglia's polar method on xoshiro256++.
+// 1.042-1.055, 0.047-0.057). Normal draws: Box-Muller on eight lanes of xoshiro256++.
+// Larger steps bias the variance low (same bench, 3 inputs, 8000 readings; mean ratio
+// over nodes): 0.1 tau 0.998-1.002, 0.5 tau 0.990-0.996, 1 tau 0.982-0.991, 2 tau
+// 0.966-0.978; 0.5 tau is the default.
 // Cost (same bench, one thread): a carried reading of a batch of 256 (10 tau) takes
-// 0.020 s against 0.018 s for 20 block sweeps (a new process 0.053 s); in float64, with
-// std::normal_distribution and allocations per step, 0.047, 0.040 and 0.102 s.
+// 0.023 s against 0.018 s for 20 block sweeps (a new process 0.046 s); with Marsaglia's
+// polar method on one xoshiro stream 0.030 and 0.060 s (the normal draws were a fifth
+// of a noisy chip's time); in float64, with std::normal_distribution and allocations
+// per step, 0.047, 0.040 and 0.102 s (an earlier machine).
 // Every coupling the netlister builds: dense between modules, intra-module (one device
 // per ordered pair i != j) and bilinear U V^T through its 2r projection nodes (their own
 // capacitors, leaks and transconductors, relaxed and fluctuating with the units; states

@@ -216,7 +216,8 @@ ChipResult evaluate_chip(const ChipContext& c, int chip, bool deploy, bool insit
   learn::TrainOptions topt = c.record->train;
   topt.steps = c.insitu_steps;  // the config's batch stream from its first step: the data the chip would see again
   Lap lap;
-  if (c.insitu_steps > 0) learn::train(learner, batch_source(*c.cfg, c.digits->images), topt, 0, {});
+  if (c.insitu_steps > 0)
+    learn::train(learner, c.insitu_batches ? c.insitu_batches : batch_source(*c.cfg, c.digits->images), topt, 0, {});
   res.seconds_insitu.training = lap.next();
   measure_fidelity(c, *b, trained, res.mismatch_seed, chip, res.insitu, res.seconds_insitu);
   lap.next();

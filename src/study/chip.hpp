@@ -27,6 +27,7 @@
 #include "learn/programmed.hpp"
 #include "learn/record.hpp"
 #include "learn/sampler.hpp"
+#include "learn/trainer.hpp"
 #include "metrics/quality.hpp"
 
 namespace eqsim::study {
@@ -38,6 +39,7 @@ struct ChipContext {
   const metrics::DigitClassifier* clf = nullptr;
   const model::Network* ideal = nullptr;
   learn::AnnealedLangevinOptions schedule;  // a diffusion model's noise schedule (annealed Langevin); no sigmas: a flow model
+  learn::BatchSource insitu_batches;  // the in-situ training's batches (shared_batches of the record's stream); empty: drawn per chip
   std::string backend = "chip";     // relaxes the chip (backend::make_backend; Backend::chip_relaxer)
   circuit::DeviceModel dm;          // with the point's relative mismatch
   double temperature = 0;           // model units (circuit::model_temperature); 0: noiseless readings

@@ -115,6 +115,7 @@ struct Model {
   learn::TrainingRecord record;
   learn::AnnealedLangevinOptions schedule;  // a diffusion model's; no sigmas for a flow model
   double ideal_frechet = 0;
+  learn::BatchSource insitu_batches;  // the record's batch stream, drawn once for all the model's chips
 };
 
 class Exploration {
@@ -248,6 +249,9 @@ class Exploration {
         md.ideal_frechet = ideal_frechet(model_cfgs_[m], md.net, digits_, *clf_, e_.samples, md.schedule);
         data::write_text_atomic(ref, json{{"samples", e_.samples}, {"frechet", md.ideal_frechet}}.dump(2) + "\n");
       }
+      config::RunConfig batch_cfg = model_cfgs_[m];
+      batch_cfg.train = md.record.train;
+      md.insitu_batches = shared_batches(batch_source(batch_cfg, digits_.images));
       models_.push_back(std::move(md));
     }
   }
@@ -264,6 +268,7 @@ class Exploration {
     c.clf = clf_.get();
     c.ideal = &m.net;
     c.schedule = m.schedule;
+    c.insitu_batches = m.insitu_batches;
     c.backend = cfg.explore.backend;
     c.dm = p.dm;
     c.temperature = circuit::model_temperature(p.dm, cfg.explore.temperature_K);

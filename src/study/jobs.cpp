@@ -3,6 +3,9 @@
 #include <filesystem>
 #include <fmt/core.h>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -71,6 +74,34 @@ learn::BatchSource batch_source(const config::RunConfig& cfg, const Eigen::Matri
   }
   auto sampler = std::make_shared<learn::FlowBatchSampler>(data, cfg.train);
   return [sampler](long step) { return sampler->draw(step); };
+}
+
+learn::BatchSource shared_batches(learn::BatchSource source) {
+  struct Slot {
+    std::once_flag drawn;
+    learn::FlowBatch batch;
+  };
+  struct Shared {
+    learn::BatchSource source;
+    std::mutex slots_mutex, source_mutex;  // the map; the source (not safe for concurrent calls)
+    std::map<long, std::shared_ptr<Slot>> slots;
+  };
+  auto shared = std::make_shared<Shared>();
+  shared->source = std::move(source);
+  return [shared](long step) {
+    std::shared_ptr<Slot> slot;
+    {
+      const std::lock_guard<std::mutex> lock(shared->slots_mutex);
+      auto& s = shared->slots[step];
+      if (!s) s = std::make_shared<Slot>();
+      slot = s;
+    }
+    std::call_once(slot->drawn, [&] {
+      const std::lock_guard<std::mutex> lock(shared->source_mutex);
+      slot->batch = shared->source(step);
+    });
+    return slot->batch;
+  };
 }
 
 TrainSummary train_job(const config::RunConfig& cfg, const std::string& dir, TrainKind kind, bool resume) {

@@ -53,6 +53,12 @@ std::vector<learn::GradcheckRow> gradcheck_job(const config::RunConfig& cfg, con
 
 // The batches of a config's task: flow matching (with its pairing) or denoising.
 learn::BatchSource batch_source(const config::RunConfig& cfg, const Eigen::MatrixXd& data);
+
+// `source` with each step's batch drawn once and handed to every caller, from any thread
+// and in any order: the chips of one model train on one batch stream, so its OT pairings
+// are solved once rather than per chip. Keeps every batch drawn (2 x dim x B doubles each;
+// 100 default steps: 26 MB).
+learn::BatchSource shared_batches(learn::BatchSource source);
 learn::AnnealedLangevinOptions diffusion_schedule(const config::RunConfig& cfg);
 
 // A relative path as given if it exists, else relative to the project source folder.

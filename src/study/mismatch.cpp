@@ -113,6 +113,7 @@ class MismatchChips {
     record_ = *record;
     rcfg_ = cfg;  // the batches of the training the model records
     rcfg_.train = record_.train;
+    insitu_batches_ = shared_batches(batch_source(rcfg_, digits_.images));
     backend::make_backend(ms_.backend, "mismatch.backend", cfg.source);  // InputError for an unknown name
     for (int noise : ms_.noise)
       for (double sigma : ms_.sigmas)
@@ -138,6 +139,7 @@ class MismatchChips {
     c.clf = &clf_;
     c.ideal = &ideal_;
     c.schedule = schedule_;
+    c.insitu_batches = insitu_batches_;
     c.samples = ms_.samples;
     c.insitu_steps = ms_.insitu_steps;
     c.gradient_batch = ms_.gradient_batch;
@@ -168,6 +170,7 @@ class MismatchChips {
   learn::AnnealedLangevinOptions schedule_;  // a diffusion model's; no sigmas for a flow model
   learn::TrainingRecord record_;
   config::RunConfig rcfg_;
+  learn::BatchSource insitu_batches_;  // every chip's in-situ batches, drawn once
   std::vector<Chip> chips_;
 };
 
