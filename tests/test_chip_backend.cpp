@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "backend/chip/chip_backend.hpp"
@@ -18,10 +19,13 @@
 #include "cli_runner.hpp"
 #include "config/device_model_yaml.hpp"
 #include "config/model_dir.hpp"
+#include "config/run_config.hpp"
+#include "data/digits.hpp"
 #include "data/error.hpp"
 #include "helpers.hpp"
 #include "learn/sampler.hpp"
 #include "study/circuit_velocity.hpp"
+#include "study/jobs.hpp"
 
 using namespace eqsim;
 using testing::run_eqsim;
@@ -336,4 +340,30 @@ TEST_CASE("Backend::chip_relaxer reads through the ADC on every backend; a netli
     model::State s = model::initial_state(net, clamp.spring_target);
     if (name == "ode") CHECK_THROWS_AS(r->relax(hold, s, {}), InputError);
   }
+}
+
+TEST_CASE("shared_batches: every caller, from two threads in opposite orders, gets the source's own batch of each step") {
+  auto cfg = config::load_run_config("", {});
+  cfg.train.batch_size = 64;  // OT-paired, as the in-situ chips' batches
+  const auto digits = data::load_digits("");
+  const learn::BatchSource shared = study::shared_batches(study::batch_source(cfg, digits.images));
+  constexpr int steps = 6;
+  std::vector<learn::FlowBatch> forward(steps + 1), backward(steps + 1);
+  std::thread a([&] {
+    for (int k = 1; k <= steps; ++k) forward[k] = shared(k);
+  });
+  std::thread b([&] {
+    for (int k = steps; k >= 1; --k) backward[k] = shared(k);
+  });
+  a.join(), b.join();
+  const learn::BatchSource own = study::batch_source(cfg, digits.images);
+  for (int k = 1; k <= steps; ++k) {
+    const learn::FlowBatch expected = own(k);
+    CHECK(forward[k].x_t == expected.x_t);
+    CHECK(forward[k].u_t == expected.u_t);
+    CHECK(backward[k].x_t == expected.x_t);
+    CHECK(backward[k].u_t == expected.u_t);
+    CHECK(forward[k].noise_seed == expected.noise_seed);
+  }
+  CHECK(forward[1].x_t != forward[2].x_t);  // the steps differ
 }
