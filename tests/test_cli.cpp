@@ -383,6 +383,7 @@ TEST_CASE("eqsim run on the diffusion model: the mismatch study, deploy against 
   const double ideal = study::ideal_frechet(cfg, config::load_model_dir(model), digits, clf, 32,
                                             config::load_diffusion_schedule(model));
   const double chip_ideal = rows.front().deploy.frechet_distance;
+  const double chip_ideal_confidence = rows.front().deploy.mean_confidence;
   REQUIRE((rows.front().sigma == 0 && !rows.front().noise));
   CHECK(chip_ideal == doctest::Approx(ideal).epsilon(0.01));
   for (const auto& row : rows) {
@@ -390,10 +391,22 @@ TEST_CASE("eqsim run on the diffusion model: the mismatch study, deploy against 
     CHECK(std::isfinite(row.insitu.frechet_distance));
     CHECK(std::isfinite(row.gradient_cosine));
     if (row.sigma == 0 && !row.noise) CHECK(row.deploy.frechet_distance == chip_ideal);  // chip 1 is the same ideal circuit
-    else CHECK(row.deploy.frechet_distance != doctest::Approx(chip_ideal).epsilon(1e-6));  // mismatch or noise moves the samples
+    else  // mismatch or noise moves the samples (300 K noise alone moves this Frechet distance by ~1e-5, below
+          // the csv's six digits for some streams: the classifier's confidence shows it then)
+      CHECK((row.deploy.frechet_distance != doctest::Approx(chip_ideal).epsilon(1e-6) ||
+             row.deploy.mean_confidence != doctest::Approx(chip_ideal_confidence).epsilon(1e-6)));
     if (row.sigma > 0 && !row.noise) CHECK(row.equilibrium_rms > 1e-4);
     CHECK(row.insitu.frechet_distance != doctest::Approx(row.deploy.frechet_distance).epsilon(1e-6));  // in situ trained
   }
+  // At sigma 0 the two chips are one circuit; with noise each still reads its own noise
+  // stream (chips are the statistics' independent units), so their samples differ.
+  const auto noisy_ideal = [&](int chip) {
+    for (const auto& row : rows)
+      if (row.sigma == 0 && row.noise && row.seed == chip) return row.deploy;
+    FAIL("no noisy sigma-0 row of chip " << chip);
+    return metrics::Quality{};
+  };
+  CHECK(noisy_ideal(0).mean_confidence != noisy_ideal(1).mean_confidence);
   std::ifstream md(dir + "/report.md");
   const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
   CHECK(text.find("## Fidelity vs mismatch") != std::string::npos);
