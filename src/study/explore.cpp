@@ -449,6 +449,12 @@ class Exploration {
     return s.empty() ? "the config as given" : s;
   }
 
+  bool axis_varies(size_t axis) const {
+    for (const auto& p : points_)
+      if (p.values[axis] != points_.front().values[axis]) return true;
+    return false;
+  }
+
   std::string spec_text() const {
     std::string s;
     for (const auto& [m, t] : e_.spec) {
@@ -615,6 +621,11 @@ class Exploration {
     md += pf.ok ? "![Energy per step against the Pareto metric](figures/explore_pareto.png)\n\n"
                 : "*Figure missing: " + pf.message + "*\n\n";
     for (size_t i = 0; i < e_.axes.size(); ++i) {
+      if (!axis_varies(i)) {
+        md += fmt::format("*{} is {:.4g} at every point: no yield figure against it.*\n\n", e_.axes[i].key,
+                          points_.front().values[i]);
+        continue;
+      }
       const auto yf = yield_figure(i, ag);
       md += yf.ok ? fmt::format("![Yield against {0}](figures/explore_yield_{1}.png)\n\n", e_.axes[i].key, i)
                   : "*Figure missing: " + yf.message + "*\n\n";
