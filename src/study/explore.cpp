@@ -118,6 +118,20 @@ struct Model {
   learn::BatchSource insitu_batches;  // the record's batch stream, drawn once for all the model's chips
 };
 
+// The significant digits (3 to 6) at which the distinct values of v print distinctly: the
+// points' energies may differ only in their weight writes, a few parts in 10^4, and the
+// Pareto column must be readable against them.
+int digits_to_tell_apart(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  for (int d = 3; d < 6; ++d) {
+    std::vector<std::string> shown;
+    for (double x : v) shown.push_back(fmt::format("{:.{}g}", x, d));
+    if (std::adjacent_find(shown.begin(), shown.end()) == shown.end()) return d;
+  }
+  return 6;
+}
+
 class Exploration {
  public:
   // A worker (explore_worker) finds its models in DIR and trains nothing.
@@ -241,7 +255,7 @@ class Exploration {
       const std::string dir = fmt::format("{}/models/m{}", edir(), m);
       if (!worker_) train_stage(model_cfgs_[m], dir, TrainKind::energy);  // once per training signature, resumable
       Model md{dir, config::load_model_dir(dir + "/model"), *config::load_training_record(dir + "/model"),
-               config::load_diffusion_schedule(dir + "/model"), 0};
+               config::load_diffusion_schedule(dir + "/model"), 0, {}};
       const std::string ref = md.dir + "/reference.json";
       if (fs::exists(ref)) {
         md.ideal_frechet = json::parse(std::ifstream(ref))["frechet"].get<double>();
@@ -607,12 +621,16 @@ class Exploration {
         e_.gradient_batch, e_.device_model, e_.baseline);
     md += "## Points\n\n| point | strategy | design | N | " + e_.pareto_metric +
           " | gradient cosine | yield | energy J/step | Pareto |\n|---|---|---|---|---|---|---|---|---|\n";
+    std::vector<double> energies;
+    for (const auto& a : ag) energies.push_back(a.energy_J);
+    const int energy_digits = digits_to_tell_apart(energies);
     for (const auto& a : ag) {
       const auto& f = a.m.at(e_.pareto_metric);
       const auto& g = a.m.at("gradient_cosine");
-      md += fmt::format("| {} | {} | {} | {} | {:.3g} [{:.3g}, {:.3g}] | {:.3f} [{:.3f}, {:.3f}] | {:.0f} % [{:.0f}, {:.0f}] | {:.3g} | {} |\n",
+      md += fmt::format("| {} | {} | {} | {} | {:.3g} [{:.3g}, {:.3g}] | {:.3f} [{:.3f}, {:.3f}] | {:.0f} % [{:.0f}, {:.0f}] | {:.{}g} | {} |\n",
                         a.point, a.strategy, point_label(a.point), a.yield.n, f.mean, f.lo, f.hi, g.mean, g.lo, g.hi,
-                        100 * a.yield.mean, 100 * a.yield.lo, 100 * a.yield.hi, a.energy_J, a.pareto ? "yes" : "");
+                        100 * a.yield.mean, 100 * a.yield.lo, 100 * a.yield.hi, a.energy_J, energy_digits,
+                        a.pareto ? "yes" : "");
     }
     md += "\n" + resolution_section(ag);
     md += "Tables: `explore/chips.csv` (a row per point, chip and strategy, with its mismatch seed: `eqsim netlist "

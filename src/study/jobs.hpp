@@ -59,6 +59,7 @@ learn::BatchSource batch_source(const config::RunConfig& cfg, const Eigen::Matri
 // are solved once rather than per chip. Keeps every batch drawn (2 x dim x B doubles each;
 // 100 default steps: 26 MB).
 learn::BatchSource shared_batches(learn::BatchSource source);
+
 learn::AnnealedLangevinOptions diffusion_schedule(const config::RunConfig& cfg);
 
 // A relative path as given if it exists, else relative to the project source folder.
