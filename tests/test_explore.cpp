@@ -3,9 +3,12 @@
 // --resume, and bad input that exits 2 naming the file and key.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
 
 #include "cli_runner.hpp"
 
@@ -42,6 +45,28 @@ TEST_CASE("eqsim explore: fixed columns; the same chips.csv with 1 or 2 threads 
   const auto summary = nlohmann::json::parse(std::ifstream(dir + "/a/summary.json"));
   CHECK(summary["chips_per_point"] == 3);
   CHECK(read_text(dir + "/a/report.md").find("## The answer") != std::string::npos);
+  // In situ against deploy, chip by chip: the mean of the per-chip differences is the
+  // difference of the strategies' means in chips.csv (sign: in situ minus deploy).
+  double insitu_sum = 0, deploy_sum = 0;
+  {
+    std::ifstream csv(a + "chips.csv");
+    std::string line;
+    std::getline(csv, line);
+    while (std::getline(csv, line)) {
+      std::vector<std::string> f;
+      std::stringstream ls(line);
+      for (std::string cell; std::getline(ls, cell, ',');) f.push_back(cell);
+      if (f.at(0) != "0") continue;
+      (f.at(3) == "insitu" ? insitu_sum : deploy_sum) += std::stod(f.at(4));  // frechet_rise
+    }
+  }
+  const auto& paired = summary["insitu_minus_deploy"].at(0);
+  CHECK(paired["point"] == 0);
+  CHECK(paired["n_chips"] == 3);
+  CHECK(std::abs(paired["mean"].get<double>() - (insitu_sum - deploy_sum) / 3) < 1e-5);  // the csv's six digits
+  CHECK(paired["lo"].get<double>() <= paired["mean"].get<double>());
+  CHECK(paired["hi"].get<double>() >= paired["mean"].get<double>());
+  CHECK(read_text(dir + "/a/report.md").find("## In situ against deploy, chip by chip") != std::string::npos);
   // Chip k has the same mismatch seed at every point (common random numbers).
   CHECK(read_text(a + "chips.csv").find("1,2,1002,deploy") != std::string::npos);
   CHECK(read_text(a + "chips.csv").find("0,2,1002,deploy") != std::string::npos);

@@ -388,6 +388,51 @@ class Exploration {
     bool pareto = false;
   };
 
+  static bool higher_is_better(const std::string& metric) {
+    return std::find_if(config::chip_metrics().begin(), config::chip_metrics().end(), [&](const auto& m) {
+             return metric == m.name;
+           })->higher_is_better;
+  }
+
+  // Per point: each chip's Pareto metric in situ minus deployed (the same chip, devices
+  // and noise streams under both strategies, so what they share drops out), its mean over
+  // chips and seeded bootstrap interval. Empty unless both strategies ran.
+  std::vector<metrics::Interval> insitu_minus_deploy() const {
+    const auto& st = e_.strategies;
+    if (std::find(st.begin(), st.end(), "deploy") == st.end() || std::find(st.begin(), st.end(), "insitu") == st.end())
+      return {};
+    std::vector<metrics::Interval> out;
+    for (int k = 0; k < static_cast<int>(points_.size()); ++k) {
+      std::map<int, double> deployed;
+      for (const auto& r : rows_)
+        if (r.point == k && r.strategy == "deploy") deployed[r.chip] = r.m.at(e_.pareto_metric);
+      std::vector<double> diff;
+      for (const auto& r : rows_)
+        if (r.point == k && r.strategy == "insitu") diff.push_back(r.m.at(e_.pareto_metric) - deployed.at(r.chip));
+      out.push_back(metrics::bootstrap_mean(diff, e_.seed * 104729 + static_cast<unsigned long long>(k)));
+    }
+    return out;
+  }
+
+  std::string paired_section(const std::vector<metrics::Interval>& diffs) const {
+    if (diffs.empty()) return "";
+    const bool higher = higher_is_better(e_.pareto_metric);
+    std::string s = fmt::format(
+        "## In situ against deploy, chip by chip\n\nPer point, the mean over its N chips of each chip's {0} trained in "
+        "situ minus deployed, with a seeded 95 % bootstrap interval. Each chip is the same under both strategies, so what "
+        "the chips share drops out of the comparison; an interval that contains 0 shows no difference.\n\n"
+        "| point | design | N | {0}, in situ - deploy | in situ is |\n|---|---|---|---|---|\n",
+        e_.pareto_metric);
+    for (size_t k = 0; k < diffs.size(); ++k) {
+      const auto& d = diffs[k];
+      const bool shown = d.lo > 0 || d.hi < 0;
+      const char* verdict = !shown ? "not shown to differ" : (d.mean > 0) == higher ? "better" : "worse";
+      s += fmt::format("| {} | {} | {} | {:+.3g} [{:+.3g}, {:+.3g}] | {} |\n", k, point_label(static_cast<int>(k)), d.n,
+                       d.mean, d.lo, d.hi, verdict);
+    }
+    return s + "\n";
+  }
+
   std::vector<Aggregate> aggregate() const {
     std::vector<Aggregate> out;
     for (int k = 0; k < static_cast<int>(points_.size()); ++k)
@@ -405,9 +450,7 @@ class Exploration {
         a.yield = metrics::wilson(pass, n);
         out.push_back(std::move(a));
       }
-    const bool higher = std::find_if(config::chip_metrics().begin(), config::chip_metrics().end(), [&](const auto& m) {
-                          return e_.pareto_metric == m.name;
-                        })->higher_is_better;
+    const bool higher = higher_is_better(e_.pareto_metric);
     auto better_or_equal = [&](double x, double y) { return higher ? x >= y : x <= y; };
     for (auto& a : out) {
       a.pareto = true;
@@ -642,7 +685,8 @@ class Exploration {
                         100 * a.yield.mean, 100 * a.yield.lo, 100 * a.yield.hi, a.energy_J, energy_digits,
                         a.pareto ? "yes" : "");
     }
-    md += "\n" + resolution_section(ag);
+    const auto diffs = insitu_minus_deploy();
+    md += "\n" + paired_section(diffs) + resolution_section(ag);
     md += "Tables: `explore/chips.csv` (a row per point, chip and strategy, with its mismatch seed: `eqsim netlist "
           "--mismatch-seed S --relative-mismatch SIGMA` rebuilds that chip), `explore/points.csv`, `explore/pareto.csv`.\n\n";
     const auto pf = pareto_figure(ag);
@@ -673,6 +717,9 @@ class Exploration {
                       {"yield_lo", best->yield.lo}, {"yield_hi", best->yield.hi}, {"n_chips", best->yield.n}}
                : json(nullptr);
     }
+    for (size_t k = 0; k < diffs.size(); ++k)
+      j["insitu_minus_deploy"].push_back({{"point", k}, {"metric", e_.pareto_metric}, {"mean", diffs[k].mean},
+                                          {"lo", diffs[k].lo}, {"hi", diffs[k].hi}, {"n_chips", diffs[k].n}});
     data::write_text_atomic(dir_ + "/summary.json", j.dump(2) + "\n");
     return ans;
   }
