@@ -267,7 +267,9 @@ void mismatch_stage(const std::string& dir, const config::RunConfig& cfg, report
       "dynamics' noise, correlated across coupled nodes as the Lyapunov covariance says), relaxed by the circuit-equivalent model "
       "(the netlister's node equations with every device's draw; checked against the ode backend in test_circuit). "
       "*Deploy*: the ideal-trained weights programmed as they are. *In situ*: the same chip then trains itself by EP "
-      "for {} steps (batch {}), every phase relaxed and every product read on the chip. Quality from {} samples per chip; "
+      "for {} steps (batch {}), every phase relaxed and every product read on the chip. Each reading is a single one, "
+      "unquantised, and the weights are analog values: the study isolates mismatch and thermal noise (`eqsim explore` adds "
+      "the ADC, averaged readings and weight codes). Quality from {} samples per chip; "
       "EP cosine (the config's relaxation budget) and equilibrium error on a batch of {}; settle time of the free phase "
       "to {} model units (median and max over 8 samples).",
       ms.device_model, ms.seeds, ms.temperature_K, ms.insitu_steps, cfg.train.batch_size, ms.samples, ms.gradient_batch,
