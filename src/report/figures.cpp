@@ -15,6 +15,8 @@ std::string gnuplot_quoted(const std::string& s) {
   return q + "'";
 }
 
+std::string gnuplot_text(const std::string& s) { return gnuplot_quoted(s) + " noenhanced"; }
+
 FigureResult run_gnuplot(const std::string& script, const std::string& png, const std::string& size,
                          const std::string& terminal_options) {
   const std::string script_path = png + ".gp";
@@ -35,7 +37,7 @@ FigureResult plot_training_curves(const std::vector<Series>& logs, const std::st
       "set ylabel 'flow-matching loss 1/2|v - u|^2 (batch mean)'\nset title 'Training curves'\nplot ";
   for (size_t i = 0; i < logs.size(); ++i)
     script += fmt::format("{}{} using 1:2 every ::1 with lines lw 2 title {}", i ? ", " : "",
-                          gnuplot_quoted(logs[i].csv_path), gnuplot_quoted(logs[i].label));
+                          gnuplot_quoted(logs[i].csv_path), gnuplot_text(logs[i].label));
   return run_gnuplot(script + "\n", png);
 }
 
@@ -74,7 +76,7 @@ FigureResult plot_gradcheck(const std::vector<learn::GradcheckRow>& rows, const 
     for (const auto* r : pts) out << r->beta << ' ' << r->rel_error << '\n';
     out << "\n\n";
     script += fmt::format("{}{} index {} using 1:2 with linespoints lw 2 {} title {}", index ? ", " : "", gnuplot_quoted(dat),
-                          index, label.rfind("one_sided", 0) == 0 ? "dt 2" : "dt 1", gnuplot_quoted(label));
+                          index, label.rfind("one_sided", 0) == 0 ? "dt 2" : "dt 1", gnuplot_text(label));
     ++index;
   }
   out.close();

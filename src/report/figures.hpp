@@ -25,6 +25,11 @@ struct Series {
 // Quotes a string for a gnuplot script ('...' with '' for a quote inside).
 std::string gnuplot_quoted(const std::string& s);
 
+// A label or title taken from data (a config key, a metric or model name) as written:
+// quoted and marked noenhanced, so that its underscores are not read as subscripts.
+// Labels written in the scripts themselves keep enhanced text (|v - u|^2, g_EP).
+std::string gnuplot_text(const std::string& s);
+
 // Writes `script` beside the PNG (png + ".gp") after a pngcairo terminal of the
 // given pixel size ("900,600") with `terminal_options`, runs gnuplot on it and
 // returns its output as the message when it fails.

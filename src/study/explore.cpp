@@ -617,16 +617,16 @@ class Exploration {
           "{0}{1} index {2} using 1:2:3:4 with yerrorbars pt 7 lc {3} title {4}, "
           "{1} index {2} using 1:($6 > 0 ? $2 : 1/0) with points pt 6 ps 2.2 lc {3} title {5}, "
           "{1} index {2} using 1:2:5 with labels offset char 1.2,0.7 tc lt {3} notitle",
-          plots.empty() ? "" : ", ", q, idx, idx + 1, report::gnuplot_quoted(strat),
-          report::gnuplot_quoted(strat + ", Pareto front"));
+          plots.empty() ? "" : ", ", q, idx, idx + 1, report::gnuplot_text(strat),
+          report::gnuplot_text(strat + ", Pareto front"));
       ++idx;
     }
     d.close();
     const std::string script = fmt::format(
-        "set termoption noenhanced\nset logscale x\nset format x '%.1e'\nset offsets graph 0.08, graph 0.08, graph 0.08, "
+        "set logscale x\nset format x '%.1e'\nset offsets graph 0.08, graph 0.08, graph 0.08, "
         "graph 0.08\nset xlabel 'energy per training step (J)'\nset ylabel {}\nset grid\nset key top right\n"
         "set title 'Design points (numbered): mean over chips with 95 % bootstrap intervals'\nplot {}\n",
-        report::gnuplot_quoted(e_.pareto_metric + " (mean, 95 % CI)"), plots);
+        report::gnuplot_text(e_.pareto_metric + " (mean, 95 % CI)"), plots);
     return report::run_gnuplot(script, png);
   }
 
@@ -642,15 +642,15 @@ class Exploration {
                            a.yield.lo, a.yield.hi);
       d << "\n\n";
       plots += fmt::format("{}{} index {} using 1:2:3:4 with yerrorbars pt {} ps 1.3 title {}", plots.empty() ? "" : ", ",
-                           report::gnuplot_quoted(dat), idx, idx % 2 ? 4 : 7, report::gnuplot_quoted(strat));
+                           report::gnuplot_quoted(dat), idx, idx % 2 ? 4 : 7, report::gnuplot_text(strat));
       ++idx;
     }
     d.close();
     const auto& a = e_.axes[axis];
     const std::string script = fmt::format(
-        "set termoption noenhanced\n{}set offsets graph 0.05, graph 0.05, 0, 0\nset xlabel {}\n"
+        "{}set offsets graph 0.05, graph 0.05, 0, 0\nset xlabel {}\n"
         "set ylabel 'yield (Wilson 95 % interval)'\nset yrange [-0.05:1.05]\nset grid\nset key below\nplot {}\n",
-        a.scale == "log" ? "set logscale x\n" : "", report::gnuplot_quoted(a.key), plots);
+        a.scale == "log" ? "set logscale x\n" : "", report::gnuplot_text(a.key), plots);
     return report::run_gnuplot(script, png);
   }
 
