@@ -69,7 +69,7 @@ FigureResult plot_gradcheck(const std::vector<learn::GradcheckRow>& rows, const 
   const std::string dat = png + ".dat";
   std::ofstream out(dat);
   std::string script =
-      "set logscale xy\nset grid\nset key outside right\nset xlabel 'beta'\nset ylabel '|g_EP - g_exact| / |g_exact|'\n"
+      "set logscale xy\nset grid\nset key outside right\nset xlabel 'beta'\nset ylabel '|g_{EP} - g_{exact}| / |g_{exact}|'\n"
       "set title 'EP gradient error vs the exact gradient (free phase converged)'\nplot ";
   int index = 0;
   for (const auto& [label, pts] : series) {
